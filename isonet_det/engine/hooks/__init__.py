@@ -1,0 +1,3 @@
+from .isometry_regularizer_hook import IsometryRegularizerHook
+
+__all__ = ['IsometryRegularizerHook']

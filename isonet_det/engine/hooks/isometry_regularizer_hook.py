@@ -1,0 +1,155 @@
+"""Adds the isometry regulariser (Qi et al. 2020, eq. 5/6) to training, inside the optimizer step."""
+import logging
+from typing import List, Optional
+
+import torch
+import torch.nn as nn
+from mmengine.hooks import Hook
+from mmengine.logging import MessageHub, print_log
+from mmengine.model import is_model_wrapper
+from mmengine.optim import OptimWrapperDict
+from mmdet.registry import HOOKS
+
+from ...ops import isometry_penalty
+
+
+class _Attachment:
+    """The convs one optimizer updates, and whether their gradient was added this iteration."""
+
+    def __init__(self, optim_wrapper, convs: List[nn.Conv2d]):
+        self.optim_wrapper = optim_wrapper
+        self.convs = convs
+        self.added = False
+        self.handle = None
+        self.original_clip_grad = None
+
+
+@HOOKS.register_module()
+class IsometryRegularizerHook(Hook):
+    """Train with ``loss + coeff * sum_l 1/2 ||Conv(A_l, A_l) - delta||_F^2`` (eq. 5/6).
+
+    The regulariser depends on the weights alone, so instead of adding it to the loss the hook
+    adds ``coeff * d(reg)/dA`` to the conv weights' gradients inside ``optimizer.step()`` (a
+    step pre-hook), which is the same update and keeps every wrapper's semantics:
+
+    - ``AmpOptimWrapper``: the hook runs after the GradScaler unscaled the gradients, and not at all
+      on the steps it skips for inf/NaN; the regulariser is computed in float32.
+    - gradient accumulation: once per real optimizer step (the loss terms are averaged over the
+      window, the regulariser enters once, as when it is added to every micro-batch's loss).
+    - DDP: after the all-reduce; every rank adds the same term, so nothing is counted twice.
+    - ``clip_grad``: the term is added before clipping, as it would be through the loss.
+
+    Parameters with ``requires_grad=False`` (frozen stages) are never touched.
+
+    Args:
+        coeff: gamma of eq. 6 (the reference uses 1e-4; 3e-4 for ISONet-101).
+        module: dotted path of the submodule whose convs are regularised (default
+            ``'backbone'``); ``None`` or ``''`` for every conv of the model.
+        skip_stem: skip the convs that read the image, as the reference does: those a backbone
+            lists in ``stem_convs()`` and, for any other model, convs with ``image_channels``
+            input channels.
+        image_channels: input channels of the image, for ``skip_stem``. Default: 3.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 coeff: float = 1e-4,
+                 module: Optional[str] = 'backbone',
+                 skip_stem: bool = True,
+                 image_channels: int = 3):
+        if coeff < 0:
+            raise ValueError(f'coeff must be >= 0, got {coeff}')
+        self.coeff = float(coeff)
+        self.module = module or ''
+        self.skip_stem = skip_stem
+        self.image_channels = image_channels
+        self._attachments: List[_Attachment] = []
+
+    # -- selection -------------------------------------------------------------------------
+    def select_convs(self, model: nn.Module) -> List[nn.Conv2d]:
+        """The convs this hook regularises in ``model`` (unwrapped), in module order."""
+        if is_model_wrapper(model):
+            model = model.module
+        try:
+            scope = model.get_submodule(self.module) if self.module else model
+        except AttributeError as e:
+            raise AttributeError(f'IsometryRegularizerHook: the model has no submodule '
+                                 f'{self.module!r} (set module=None for the whole model)') from e
+        stem = set()
+        if self.skip_stem:
+            for m in scope.modules():
+                if hasattr(m, 'stem_convs'):
+                    stem.update(id(c) for c in m.stem_convs())
+        convs = []
+        for m in scope.modules():
+            if not isinstance(m, nn.Conv2d) or id(m) in stem:
+                continue
+            if self.skip_stem and m.in_channels == self.image_channels:
+                continue
+            convs.append(m)
+        return convs
+
+    # -- wiring ----------------------------------------------------------------------------
+    def before_train(self, runner) -> None:
+        convs = self.select_convs(runner.model)
+        if not convs:
+            print_log(f'IsometryRegularizerHook: no Conv2d found under {self.module!r}; the '
+                      'regulariser is off', logger='current', level=logging.WARNING)
+        wrappers = (list(runner.optim_wrapper.values())
+                    if isinstance(runner.optim_wrapper, OptimWrapperDict) else
+                    [runner.optim_wrapper])
+        for wrapper in wrappers:
+            params = {id(p) for g in wrapper.optimizer.param_groups for p in g['params']}
+            owned = [c for c in convs if id(c.weight) in params]
+            if owned:
+                self._attach(wrapper, owned)
+        print_log(f'IsometryRegularizerHook: coeff={self.coeff} on {len(convs)} convs of '
+                  f'{self.module or "the model"!r}', logger='current')
+
+    def _attach(self, wrapper, convs: List[nn.Conv2d]) -> None:
+        att = _Attachment(wrapper, convs)
+        att.handle = wrapper.optimizer.register_step_pre_hook(
+            lambda optimizer, args, kwargs: self._add_gradient(att))
+        # With clip_grad the wrapper clips before optimizer.step(): add the term first, as a
+        # loss term would be clipped together with the rest.
+        if getattr(wrapper, 'clip_grad_kwargs', None):
+            att.original_clip_grad = wrapper._clip_grad
+
+            def clip_grad_with_regulariser(att=att):
+                self._add_gradient(att)
+                att.original_clip_grad()
+
+            wrapper._clip_grad = clip_grad_with_regulariser
+        self._attachments.append(att)
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        for att in self._attachments:
+            att.added = False
+
+    def after_train(self, runner) -> None:
+        for att in self._attachments:
+            att.handle.remove()
+            if att.original_clip_grad is not None:
+                att.optim_wrapper._clip_grad = att.original_clip_grad
+        self._attachments = []
+
+    # -- the update ------------------------------------------------------------------------
+    def _add_gradient(self, att: _Attachment) -> None:
+        if att.added:
+            return
+        att.added = True
+        convs = [c for c in att.convs if c.weight.requires_grad]
+        if not convs:
+            return
+        with torch.enable_grad():
+            reg = isometry_penalty(convs)
+            grads = torch.autograd.grad(reg, [c.weight for c in convs])
+        for conv, grad in zip(convs, grads):
+            w = conv.weight
+            grad = grad.to(w.dtype).mul_(self.coeff)
+            if w.grad is None:
+                w.grad = grad
+            else:
+                w.grad.add_(grad)
+        MessageHub.get_current_instance().update_scalar('train/isometry_reg', reg.item())

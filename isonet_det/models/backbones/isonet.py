@@ -1,0 +1,290 @@
+"""ISONet and R-ISONet backbones (Qi et al., "Deep Isometric Learning for Visual Recognition",
+ICML 2020), shaped like mmdet's ``ResNet`` so that FPN necks and detector configs use them as is.
+
+No normalisation layer and no conv bias anywhere. Activations are SReLU (eq. 7). Blocks:
+
+- ISONet (Sec. 3.2):     ``y = SReLU(f(x))``                       (no shortcut)
+- R-ISONet (Sec. 3.3):   ``y = SReLU(shortcut(x) + s * f(x))``     (eq. 8, ``s`` init 0)
+
+with ``f`` = conv3x3 -> SReLU -> conv3x3 (depth 18/34) or conv1x1 -> SReLU -> conv3x3 -> SReLU ->
+conv1x1 (depth 50/101/152, stride on the 3x3), and ``shortcut`` the identity or a bias-free 1x1
+strided conv when the shape changes. Default init is the reference's: Delta on every conv but the
+7x7 stem (which keeps PyTorch's default), SReLU thresholds -1, residual scales 0.
+"""
+import inspect
+import math
+import warnings
+from typing import Optional, Sequence, Tuple
+
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmengine.model import BaseModule
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmdet.registry import MODELS
+from torch import Tensor
+
+from ..layers import SharedScale
+
+
+def build_activation(act_cfg: dict, num_channels: int) -> nn.Module:
+    """Build ``act_cfg``, passing ``num_channels`` when the layer takes it (SReLU does)."""
+    cfg = dict(act_cfg)
+    layer_cls = cfg['type'] if inspect.isclass(cfg['type']) else MMENGINE_MODELS.get(cfg['type'])
+    if layer_cls is None:
+        raise KeyError(f"act_cfg type {cfg['type']!r} is not a registered activation")
+    if 'num_channels' in inspect.signature(layer_cls).parameters:
+        cfg.setdefault('num_channels', num_channels)
+    cfg['type'] = layer_cls
+    return MMENGINE_MODELS.build(cfg)
+
+
+def conv3x3(in_channels, out_channels, stride=1, dilation=1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=dilation,
+                     dilation=dilation, bias=False)
+
+
+def conv1x1(in_channels, out_channels, stride=1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+class _IsometricBlock(BaseModule):
+    """Shared wiring of the basic and bottleneck blocks: shortcut, scale, output SReLU."""
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, planes: int, stride: int, residual: bool,
+                 act_cfg: dict, residual_scale_init: float, with_cp: bool, init_cfg=None):
+        super().__init__(init_cfg)
+        out_channels = planes * self.expansion
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.stride, self.residual, self.with_cp = stride, residual, with_cp
+        self.downsample = None
+        if residual:
+            self.residual_scale = SharedScale(residual_scale_init)
+            if stride != 1 or in_channels != out_channels:
+                self.downsample = conv1x1(in_channels, out_channels, stride)
+        self.act_out = build_activation(act_cfg, out_channels)
+
+    def residual_function(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+
+        def _inner_forward(x):
+            out = self.residual_function(x)
+            if self.residual:
+                identity = x if self.downsample is None else self.downsample(x)
+                out = identity + self.residual_scale(out)
+            return self.act_out(out)
+
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(_inner_forward, x, use_reentrant=False)
+        return _inner_forward(x)
+
+
+class IsometricBasicBlock(_IsometricBlock):
+    """``f = conv3x3(stride) -> SReLU -> conv3x3`` (depth 18/34)."""
+
+    expansion = 1
+
+    def __init__(self, in_channels, planes, stride=1, dilation=1, residual=True,
+                 act_cfg=dict(type='SReLU'), residual_scale_init=0.0, with_cp=False,
+                 init_cfg=None):
+        super().__init__(in_channels, planes, stride, residual, act_cfg, residual_scale_init,
+                         with_cp, init_cfg)
+        self.conv1 = conv3x3(in_channels, planes, stride, dilation)
+        self.act1 = build_activation(act_cfg, planes)
+        self.conv2 = conv3x3(planes, planes, 1, dilation)
+
+    def residual_function(self, x: Tensor) -> Tensor:
+        return self.conv2(self.act1(self.conv1(x)))
+
+
+class IsometricBottleneck(_IsometricBlock):
+    """``f = conv1x1 -> SReLU -> conv3x3(stride) -> SReLU -> conv1x1`` (depth 50/101/152)."""
+
+    expansion = 4
+
+    def __init__(self, in_channels, planes, stride=1, dilation=1, residual=True,
+                 act_cfg=dict(type='SReLU'), residual_scale_init=0.0, with_cp=False,
+                 init_cfg=None):
+        super().__init__(in_channels, planes, stride, residual, act_cfg, residual_scale_init,
+                         with_cp, init_cfg)
+        self.conv1 = conv1x1(in_channels, planes)
+        self.act1 = build_activation(act_cfg, planes)
+        self.conv2 = conv3x3(planes, planes, stride, dilation)
+        self.act2 = build_activation(act_cfg, planes)
+        self.conv3 = conv1x1(planes, planes * self.expansion)
+
+    def residual_function(self, x: Tensor) -> Tensor:
+        return self.conv3(self.act2(self.conv2(self.act1(self.conv1(x)))))
+
+
+@MODELS.register_module()
+class ISONet(BaseModule):
+    """ISONet backbone: no shortcut, no normalisation (Qi et al. 2020, Sec. 3.2).
+
+    Args:
+        depth: one of 18, 34, 50, 101, 152.
+        in_channels: input image channels. Default: 3.
+        stem_channels: stem conv width; ``None`` means ``base_channels``.
+        base_channels: width of the first stage (before expansion). Default: 64.
+        num_stages: 1 to 4. Default: 4.
+        strides: stride of the first block of each stage. Default: (1, 2, 2, 2).
+        dilations: dilation of the 3x3 convs of each stage. Default: (1, 1, 1, 1). Both take
+            ``num_stages`` entries, or 4 of which the first ``num_stages`` are used.
+        out_indices: stages whose output ``forward`` returns. Default: (0, 1, 2, 3).
+        frozen_stages: freeze the stem (0) and stages 1..n (requires_grad False, eval mode);
+            -1 freezes nothing.
+        act_cfg: activation config; SReLU gets ``num_channels`` (per-channel thresholds).
+        with_cp: gradient checkpointing per block (saves memory, costs a second forward).
+        pretrained: deprecated, use ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+        init_cfg: ``None`` for the reference init (Delta on every conv but the stem).
+
+    ``forward``: ``(N, in_channels, H, W)`` -> tuple of ``(N, base_channels * 2**i * expansion,
+    H / 2**(i+2), W / 2**(i+2))`` for ``i`` in ``out_indices`` (with the default strides).
+    """
+
+    residual = False
+    block_options: Tuple[str, ...] = ()  # extra block arguments this variant accepts
+    arch_settings = {
+        18: (IsometricBasicBlock, (2, 2, 2, 2)),
+        34: (IsometricBasicBlock, (3, 4, 6, 3)),
+        50: (IsometricBottleneck, (3, 4, 6, 3)),
+        101: (IsometricBottleneck, (3, 4, 23, 3)),
+        152: (IsometricBottleneck, (3, 8, 36, 3)),
+    }
+
+    def __init__(self,
+                 depth: int,
+                 in_channels: int = 3,
+                 stem_channels: Optional[int] = None,
+                 base_channels: int = 64,
+                 num_stages: int = 4,
+                 strides: Sequence[int] = (1, 2, 2, 2),
+                 dilations: Sequence[int] = (1, 1, 1, 1),
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 frozen_stages: int = -1,
+                 act_cfg: dict = dict(type='SReLU', init_value=-1.0),
+                 with_cp: bool = False,
+                 pretrained: Optional[str] = None,
+                 init_cfg=None,
+                 **block_kwargs):
+        name = type(self).__name__
+        unknown = sorted(set(block_kwargs) - set(self.block_options))
+        if unknown:
+            raise TypeError(f'{name} got unexpected argument(s) {unknown}')
+        if depth not in self.arch_settings:
+            raise KeyError(f'invalid depth {depth} for {name}; expected one of '
+                           f'{sorted(self.arch_settings)}')
+        if not 1 <= num_stages <= 4:
+            raise ValueError(f'num_stages must be in [1, 4], got {num_stages}')
+        for arg, values in (('strides', strides), ('dilations', dilations)):
+            if len(values) not in (num_stages, 4):
+                raise ValueError(f'{arg} {tuple(values)} must have num_stages={num_stages} '
+                                 'entries (or 4, of which the first num_stages are used)')
+        strides, dilations = tuple(strides)[:num_stages], tuple(dilations)[:num_stages]
+        out_indices = tuple(out_indices)
+        if not out_indices or any(not 0 <= i < num_stages for i in out_indices):
+            raise ValueError(f'out_indices {out_indices} out of range for num_stages='
+                             f'{num_stages} (valid: 0..{num_stages - 1})')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in [-1, num_stages={num_stages}], got '
+                             f'{frozen_stages}')
+        if init_cfg is not None and pretrained is not None:
+            raise ValueError('init_cfg and pretrained cannot be given together')
+        if pretrained is not None:
+            warnings.warn('pretrained is deprecated, use init_cfg=dict(type="Pretrained", '
+                          'checkpoint=...)')
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        if init_cfg is None:
+            # The reference init: Delta everywhere, the stem re-drawn with PyTorch's default
+            # Conv2d init (kaiming_uniform_ with a=sqrt(5)).
+            init_cfg = dict(
+                type='Delta', layer='Conv2d',
+                override=dict(name='conv1', type='Kaiming', a=math.sqrt(5), mode='fan_in',
+                              nonlinearity='leaky_relu', distribution='uniform'))
+        super().__init__(init_cfg)
+
+        self.depth = depth
+        self.in_channels = in_channels
+        self.stem_channels = stem_channels or base_channels
+        self.base_channels = base_channels
+        self.num_stages = num_stages
+        self.strides, self.dilations = tuple(strides), tuple(dilations)
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.with_cp = with_cp
+        self.block, stage_blocks = self.arch_settings[depth]
+        self.stage_blocks = stage_blocks[:num_stages]
+
+        # stem: conv7x7/2 -> SReLU -> maxpool3x3/2
+        self.conv1 = nn.Conv2d(in_channels, self.stem_channels, 7, stride=2, padding=3,
+                               bias=False)
+        self.act1 = build_activation(act_cfg, self.stem_channels)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+
+        self.res_layers = []
+        channels = self.stem_channels
+        for i, num_blocks in enumerate(self.stage_blocks):
+            planes = base_channels * 2**i
+            blocks = []
+            for j in range(num_blocks):
+                blocks.append(self.block(
+                    channels, planes, stride=self.strides[i] if j == 0 else 1,
+                    dilation=self.dilations[i], residual=self.residual, act_cfg=act_cfg,
+                    with_cp=with_cp, **block_kwargs))
+                channels = planes * self.block.expansion
+            layer_name = f'layer{i + 1}'
+            self.add_module(layer_name, nn.Sequential(*blocks))
+            self.res_layers.append(layer_name)
+        self.feat_dim = channels
+        self._freeze_stages()
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        """Channels of each returned feature map (for FPN's ``in_channels``)."""
+        return tuple(self.base_channels * 2**i * self.block.expansion for i in self.out_indices)
+
+    def stem_convs(self) -> Tuple[nn.Conv2d, ...]:
+        """Convs that read the image (the regulariser skips them, as the reference does)."""
+        return (self.conv1, )
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        modules = [self.conv1, self.act1]
+        modules += [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
+        for m in modules:
+            m.eval()
+            for param in m.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        x = self.maxpool(self.act1(self.conv1(x)))
+        outs = []
+        for i, layer_name in enumerate(self.res_layers):
+            x = getattr(self, layer_name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+
+@MODELS.register_module()
+class RISONet(ISONet):
+    """R-ISONet backbone: ISONet blocks plus a scaled shortcut (Qi et al. 2020, Sec. 3.3).
+
+    Takes every ``ISONet`` argument plus ``residual_scale_init`` (initial value of the per-block
+    scalar ``s`` in ``SReLU(shortcut(x) + s * f(x))``; default 0, as the reference).
+    """
+
+    residual = True
+    block_options = ('residual_scale_init', )
+
+    def __init__(self, depth: int, residual_scale_init: float = 0.0, **kwargs):
+        super().__init__(depth, residual_scale_init=residual_scale_init, **kwargs)

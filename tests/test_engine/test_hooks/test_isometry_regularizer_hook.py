@@ -1,0 +1,281 @@
+"""One optimizer step with the hook == one step on ``loss + coeff * reg`` computed by hand."""
+import copy
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.runner import Runner
+
+from reference_math import direct_penalty
+
+from isonet_det.engine import IsometryRegularizerHook
+from isonet_det.models import RISONet
+
+COEFF = 0.01
+SGD = dict(lr=0.01, momentum=0.9, weight_decay=1e-3)
+
+
+class TinyDetector(nn.Module):
+    """A backbone (R-ISONet, perturbed away from isometry) and a conv head."""
+
+    def __init__(self, **backbone_kwargs):
+        super().__init__()
+        self.backbone = RISONet(depth=18, num_stages=2, out_indices=(0, 1), base_channels=4,
+                                residual_scale_init=0.5, **backbone_kwargs)
+        self.backbone.init_weights()
+        self.head = nn.Conv2d(8, 3, 3, padding=1)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.add_(0.05 * torch.randn_like(p))
+
+    def loss(self, x):
+        return self.head(self.backbone(x)[-1]).pow(2).mean()
+
+
+def selected(model, module='backbone'):
+    scope = model.backbone if module == 'backbone' else model
+    return [m for m in scope.modules()
+            if isinstance(m, nn.Conv2d) and m is not model.backbone.conv1]
+
+
+class FakeRunner:
+
+    def __init__(self, model, optim_wrapper):
+        self.model, self.optim_wrapper = model, optim_wrapper
+
+
+def train_with_hook(model, wrapper, batches, **hook_kwargs):
+    hook = IsometryRegularizerHook(coeff=COEFF, **hook_kwargs)
+    runner = FakeRunner(model, wrapper)
+    wrapper.initialize_count_status(model, 0, len(batches))
+    hook.before_train(runner)
+    for i, x in enumerate(batches):
+        hook.before_train_iter(runner, i)
+        wrapper.update_params(model.loss(x))
+    hook.after_train(runner)
+    return model
+
+
+def train_by_hand(model, batches, accumulate=1, max_norm=None, module='backbone'):
+    """SGD on mean-over-window(loss) + coeff * reg, the regulariser written into the loss."""
+    opt = torch.optim.SGD(model.parameters(), **SGD)
+    for start in range(0, len(batches), accumulate):
+        opt.zero_grad()
+        window = batches[start:start + accumulate]
+        loss = sum(model.loss(x) for x in window) / len(window)
+        loss = loss + COEFF * sum(direct_penalty(c) for c in selected(model, module))
+        loss.backward()
+        if max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        opt.step()
+    return model
+
+
+def assert_same_weights(a, b, rtol=1e-5):
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=rtol, atol=1e-7, msg=name)
+
+
+def batches(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(2, 3, 32, 32, generator=g) for _ in range(n)]
+
+
+@pytest.mark.parametrize('module', ['backbone', None])
+def test_equivalent_to_regulariser_in_the_loss(module):
+    model = TinyDetector()
+    expected = train_by_hand(copy.deepcopy(model), batches(3), module=module)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD))
+    got = train_with_hook(model, wrapper, batches(3), module=module)
+    assert_same_weights(got, expected)
+
+
+def test_without_hook_the_update_differs():
+    """Guards the test above: the regulariser's contribution is not negligible."""
+    model = TinyDetector()
+    expected = train_by_hand(copy.deepcopy(model), batches(2))
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD))
+    for x in batches(2):
+        wrapper.update_params(model.loss(x))
+    diff = (model.backbone.layer2[0].conv2.weight - expected.backbone.layer2[0].conv2.weight)
+    assert diff.abs().max() > 1e-4
+
+
+def test_gradient_accumulation_adds_once_per_real_step():
+    model = TinyDetector()
+    expected = train_by_hand(copy.deepcopy(model), batches(4), accumulate=2)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD), accumulative_counts=2)
+    assert_same_weights(train_with_hook(model, wrapper, batches(4)), expected)
+
+
+def test_added_before_gradient_clipping():
+    model = TinyDetector()
+    expected = train_by_hand(copy.deepcopy(model), batches(2), max_norm=0.05)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD),
+                           clip_grad=dict(max_norm=0.05))
+    assert_same_weights(train_with_hook(model, wrapper, batches(2)), expected)
+
+
+def make_cpu_amp_wrapper(model, monkeypatch, init_scale):
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_module
+    monkeypatch.setattr(amp_module, 'is_cuda_available', lambda: True)
+    wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), **SGD))
+    wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=init_scale)
+    return wrapper
+
+
+def test_amp_adds_after_unscaling(monkeypatch):
+    model = TinyDetector()
+    expected = train_by_hand(copy.deepcopy(model), batches(2))
+    wrapper = make_cpu_amp_wrapper(model, monkeypatch, init_scale=1024.0)
+    assert_same_weights(train_with_hook(model, wrapper, batches(2)), expected, rtol=1e-4)
+
+
+def test_amp_skipped_step_is_not_regularised(monkeypatch):
+    model = TinyDetector()
+    before = copy.deepcopy(model)
+    wrapper = make_cpu_amp_wrapper(model, monkeypatch, init_scale=1024.0)
+    hook = IsometryRegularizerHook(coeff=COEFF)
+    runner = FakeRunner(model, wrapper)
+    calls = []
+    original = hook._add_gradient
+    hook._add_gradient = lambda att: (calls.append(1), original(att))
+    hook.before_train(runner)
+    hook.before_train_iter(runner, 0)
+    loss = model.loss(batches(1)[0]) * float('inf')     # overflow: GradScaler skips the step
+    wrapper.update_params(loss)
+    assert calls == []
+    assert_same_weights(model, before, rtol=0)
+
+
+def test_frozen_parameters_are_never_touched():
+    model = TinyDetector(frozen_stages=1)
+    model.train()
+    frozen = {n: p.clone() for n, p in model.named_parameters() if not p.requires_grad}
+    assert any('layer1' in n for n in frozen)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD))
+    train_with_hook(model, wrapper, batches(2))
+    for n, p in model.named_parameters():
+        if n in frozen:
+            assert torch.equal(p, frozen[n]) and p.grad is None, n
+
+
+def test_selection_skips_stem_and_follows_module():
+    model = TinyDetector()
+    backbone = IsometryRegularizerHook(module='backbone').select_convs(model)
+    everything = IsometryRegularizerHook(module=None).select_convs(model)
+    assert model.backbone.conv1 not in backbone and model.backbone.conv1 not in everything
+    assert model.head not in backbone and model.head in everything
+    assert len(backbone) == 2 * 2 * 2 + 1    # 2 stages x 2 blocks x 2 convs + 1 projection
+    with_stem = IsometryRegularizerHook(skip_stem=False).select_convs(model)
+    assert model.backbone.conv1 in with_stem
+    # any model, not only R-ISONet: a conv reading the 3-channel image is the stem
+    plain = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3))
+    assert IsometryRegularizerHook(module=None).select_convs(plain) == [plain[1]]
+    with pytest.raises(AttributeError, match="no submodule 'neck'"):
+        IsometryRegularizerHook(module='neck').select_convs(model)
+
+
+def test_logs_the_regulariser_value():
+    model = TinyDetector()
+    value = sum(direct_penalty(c) for c in selected(model)).item()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD))
+    train_with_hook(model, wrapper, batches(1))
+    logged = MessageHub.get_current_instance().get_scalar('train/isometry_reg').current()
+    assert logged == pytest.approx(value, rel=1e-5)
+
+
+# ---------------------------------------------------------------------- DDP, two processes
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class _LossForward(TinyDetector):
+    forward = TinyDetector.loss
+
+
+def test_ddp_ranks_agree_and_match_the_averaged_loss(tmp_path):
+    torch.manual_seed(0)
+    model = _LossForward()
+    init_state = copy.deepcopy(model.state_dict())
+    mp.spawn(_ddp_worker_loss, args=(2, _free_port(), init_state, str(tmp_path)), nprocs=2)
+    r0 = torch.load(tmp_path / 'rank0.pth')
+    r1 = torch.load(tmp_path / 'rank1.pth')
+    for k in r0:
+        assert torch.equal(r0[k], r1[k]), k
+    # single process: mean of the two ranks' losses + coeff * reg, the regulariser once
+    opt = torch.optim.SGD(model.parameters(), **SGD)
+    for x0, x1 in zip(batches(2, seed=100), batches(2, seed=101)):
+        opt.zero_grad()
+        loss = (model.loss(x0) + model.loss(x1)) / 2
+        loss = loss + COEFF * sum(direct_penalty(c) for c in selected(model))
+        loss.backward()
+        opt.step()
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(r0[k], v, rtol=1e-5, atol=1e-7, msg=k)
+
+
+def _ddp_worker_loss(rank, world_size, port, init_state, out_dir):
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    model = _LossForward()
+    model.load_state_dict(init_state)
+    ddp = nn.parallel.DistributedDataParallel(model)
+    wrapper = OptimWrapper(torch.optim.SGD(ddp.parameters(), **SGD))
+    hook = IsometryRegularizerHook(coeff=COEFF)
+    runner = FakeRunner(ddp, wrapper)
+    hook.before_train(runner)
+    for i, x in enumerate(batches(2, seed=100 + rank)):
+        hook.before_train_iter(runner, i)
+        wrapper.update_params(ddp(x))
+    torch.save(model.state_dict(), os.path.join(out_dir, f'rank{rank}.pth'))
+    dist.destroy_process_group()
+
+
+# ---------------------------------------------------------------------- a real Runner
+class RunnerModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.net = TinyDetector()
+        self.backbone = self.net.backbone
+
+    def forward(self, inputs, mode='tensor'):
+        loss = self.net.loss(torch.stack(inputs))
+        return dict(loss=loss) if mode == 'loss' else loss
+
+
+def test_in_a_runner_from_config(tmp_path):
+    model = RunnerModel()
+    expected = train_by_hand(copy.deepcopy(model.net),
+                             [torch.stack(b) for b in _runner_batches()])
+    dataset = [dict(inputs=x) for b in _runner_batches() for x in b]
+    runner = Runner(
+        model=model, work_dir=str(tmp_path), default_scope='mmdet',
+        train_dataloader=dict(dataset=dataset, batch_size=2, num_workers=0,
+                              sampler=dict(type='DefaultSampler', shuffle=False),
+                              collate_fn=dict(type='pseudo_collate')),
+        train_cfg=dict(by_epoch=False, max_iters=3),
+        optim_wrapper=dict(optimizer=dict(type='SGD', **SGD)),
+        custom_hooks=[dict(type='IsometryRegularizerHook', coeff=COEFF)],
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1), checkpoint=None),
+        log_level='INFO')
+    runner.train()
+    assert_same_weights(model.net, expected)
+    log = next(tmp_path.glob('*/*.log')).read_text()
+    assert 'isometry_reg:' in log
+
+
+def _runner_batches():
+    g = torch.Generator().manual_seed(7)
+    return [[torch.randn(3, 32, 32, generator=g) for _ in range(2)] for _ in range(3)]

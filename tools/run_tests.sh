@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up the environment (tools/setup_env.sh) and run the test suite.
+#   bash tools/run_tests.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup_env.sh
+exec "${ISONET_VENV:-.venv}/bin/python" -m pytest tests "$@"
