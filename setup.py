@@ -23,6 +23,8 @@ setup(
     install_requires=[
         'torch>=2.0',
         'mmcv>=2.0.0rc4,<2.2.0',
+        # mmengine imports pkg_resources (gone in setuptools 81); torch 2.13 wants >= 77.0.3
+        'setuptools>=77.0.3,<81',
         'mmengine==0.10.7',
         'mmdet==3.3.0',
         'pycocotools>=2.0.7',

@@ -31,7 +31,8 @@ if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2
     || { echo "[setup] ERROR: mmcv was installed without its C++ ops (mmcv._ext)" >&2; exit 1; }
 fi
 
-# 3. the rest of the stack and this package (editable, with test/analysis extras).
+# 3. the rest of the stack and this package (editable, with test/analysis extras); this also
+#    moves setuptools to >=77.0.3,<81 (torch's minimum, still with pkg_resources for mmengine).
 $PIP install -q -e '.[tests]'
 "$VENV/bin/python" - <<'PY'
 import torch, mmcv, mmengine, mmdet, isonet_det

@@ -1,5 +1,6 @@
 from .checkpoint import (UntrustedCheckpointError, install_safe_checkpoint_loader,
                          load_checkpoint_file, trust_checkpoint)
+from .distributed import setup_cpu_distributed
 from .hooks import IsometryRegularizerHook
 
 # mmengine 0.10.7 cannot load its own checkpoints on torch >= 2.6 (weights_only=True): replace
@@ -7,4 +8,4 @@ from .hooks import IsometryRegularizerHook
 install_safe_checkpoint_loader()
 
 __all__ = ['IsometryRegularizerHook', 'UntrustedCheckpointError', 'load_checkpoint_file',
-           'trust_checkpoint', 'install_safe_checkpoint_loader']
+           'trust_checkpoint', 'install_safe_checkpoint_loader', 'setup_cpu_distributed']

@@ -1,0 +1,3 @@
+from .synthetic_shapes import CATEGORIES, generate_shapes_dataset
+
+__all__ = ['generate_shapes_dataset', 'CATEGORIES']
