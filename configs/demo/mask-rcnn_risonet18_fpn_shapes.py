@@ -89,6 +89,7 @@ optim_wrapper = dict(
         'residual_scale': dict(lr_mult=0.1)
     }))
 auto_scale_lr = dict(enable=False, base_batch_size=4)
+randomness = dict(seed=0)   # the demo figures in README.md are for this seed
 
 default_hooks = dict(
     logger=dict(interval=25),

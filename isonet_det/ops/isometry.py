@@ -31,7 +31,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-__all__ = ['isometry_penalty', 'isometry_penalty_direct', 'conv_kernel_gram']
+__all__ = ['isometry_penalty', 'isometry_penalty_direct', 'orthonormality_penalty',
+           'conv_kernel_gram']
 
 
 @lru_cache(maxsize=None)
@@ -196,3 +197,36 @@ def isometry_penalty_direct(convs: Iterable[nn.Conv2d]) -> Tensor:
         value = ((gram - target)**2).sum() / 2
         total = value if total is None else total + value
     return total if total is not None else torch.zeros(())
+
+
+def orthonormality_penalty(convs: Iterable[nn.Conv2d], reduction: str = 'sum') -> Tensor:
+    """Xie, Xiong, Pu (CVPR 2017): ``sum_l 1/2 ||W_l W_l^T - I||_F^2`` with ``W_l`` the flattened
+    filter bank ``(C_out, C_in * kh * kw)``, on its smaller side (``W^T W`` when
+    ``C_out > C_in kh kw``). No spatial shifts, so cheaper than :func:`isometry_penalty`; for a
+    1x1 conv the two are equal. Same conventions (1/2 factor, float32, autocast off, per group).
+    """
+    if reduction not in ('sum', 'none'):
+        raise ValueError(f"reduction must be 'sum' or 'none', got {reduction!r}")
+    convs = list(convs)
+    for conv in convs:
+        if not isinstance(conv, nn.Conv2d):
+            raise TypeError('orthonormality_penalty takes nn.Conv2d modules, got '
+                            f'{type(conv).__name__}')
+    if not convs:
+        return torch.zeros(0 if reduction == 'none' else (), dtype=torch.float32)
+    device = convs[0].weight.device
+    dtype = torch.promote_types(convs[0].weight.dtype, torch.float32)
+    values = []
+    with torch.autocast(device_type=device.type, enabled=False):
+        for conv in convs:
+            value = conv.weight.new_zeros((), dtype=dtype)
+            for wg in conv.weight.to(dtype).chunk(conv.groups, dim=0):
+                W = wg.flatten(1)
+                if W.shape[0] > W.shape[1]:
+                    W = W.T
+                gram = W @ W.T
+                gram.diagonal().sub_(1.0)
+                value = value + 0.5 * gram.pow(2).sum()
+            values.append(value)
+    values = torch.stack(values)
+    return values.sum() if reduction == 'sum' else values

@@ -92,7 +92,7 @@ def test_train_resume_test_and_refuse_malicious(tiny_data, tmp_path):
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
     log = open(next(osp.join(dp, f) for dp, _, fs in os.walk(work) for f in fs
                     if f.endswith('.log'))).read()
-    assert 'isometry_reg:' in log and 'IsometryRegularizerHook: coeff=0.0001' in log
+    assert 'isometry_reg:' in log and 'isometry regulariser, coeff=0.0001' in log
 
     resume = python_tool('train.py', DEMO, '--work-dir', work, '--resume', '--cfg-options',
                          *data_options(tiny_data, epochs=2))

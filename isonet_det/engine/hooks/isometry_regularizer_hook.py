@@ -10,7 +10,12 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from mmdet.registry import HOOKS
 
-from ...ops import isometry_penalty
+from ...ops import isometry_penalty, orthonormality_penalty
+
+REGULARIZERS = {
+    'isometry': isometry_penalty,             # Qi et al. 2020, eq. 5/6: all spatial shifts
+    'orthonormality': orthonormality_penalty,  # Xie et al. 2017: flattened filter banks
+}
 
 
 class _Attachment:
@@ -49,6 +54,9 @@ class IsometryRegularizerHook(Hook):
             lists in ``stem_convs()`` and, for any other model, convs with ``image_channels``
             input channels.
         image_channels: input channels of the image, for ``skip_stem``. Default: 3.
+        regularizer: ``'isometry'`` (default, eq. 5/6) or ``'orthonormality'`` (Xie et al.
+            2017: ``1/2 ||W W^T - I||_F^2`` of the flattened ``C_out x C_in k^2`` filter banks;
+            cheaper, no spatial shifts). Logged as ``isometry_reg`` / ``orthonormality_reg``.
     """
 
     priority = 'NORMAL'
@@ -57,9 +65,15 @@ class IsometryRegularizerHook(Hook):
                  coeff: float = 1e-4,
                  module: Optional[str] = 'backbone',
                  skip_stem: bool = True,
-                 image_channels: int = 3):
+                 image_channels: int = 3,
+                 regularizer: str = 'isometry'):
         if coeff < 0:
             raise ValueError(f'coeff must be >= 0, got {coeff}')
+        if regularizer not in REGULARIZERS:
+            raise ValueError(f'regularizer must be one of {sorted(REGULARIZERS)}, got '
+                             f'{regularizer!r}')
+        self.regularizer = regularizer
+        self.penalty = REGULARIZERS[regularizer]
         self.coeff = float(coeff)
         self.module = module or ''
         self.skip_stem = skip_stem
@@ -104,7 +118,8 @@ class IsometryRegularizerHook(Hook):
             owned = [c for c in convs if id(c.weight) in params]
             if owned:
                 self._attach(wrapper, owned)
-        print_log(f'IsometryRegularizerHook: coeff={self.coeff} on {len(convs)} convs of '
+        print_log(f'IsometryRegularizerHook: {self.regularizer} regulariser, coeff={self.coeff} '
+                  f'on {len(convs)} convs of '
                   f'{self.module or "the model"!r}', logger='current')
 
     def _attach(self, wrapper, convs: List[nn.Conv2d]) -> None:
@@ -143,7 +158,7 @@ class IsometryRegularizerHook(Hook):
         if not convs:
             return
         with torch.enable_grad():
-            reg = isometry_penalty(convs)
+            reg = self.penalty(convs)
             grads = torch.autograd.grad(reg, [c.weight for c in convs])
         for conv, grad in zip(convs, grads):
             w = conv.weight
@@ -152,4 +167,5 @@ class IsometryRegularizerHook(Hook):
                 w.grad = grad
             else:
                 w.grad.add_(grad)
-        MessageHub.get_current_instance().update_scalar('train/isometry_reg', reg.item())
+        MessageHub.get_current_instance().update_scalar(f'train/{self.regularizer}_reg',
+                                                          reg.item())

@@ -14,7 +14,7 @@ from mmengine.model import BaseModel
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.runner import Runner
 
-from reference_math import direct_penalty
+from reference_math import direct_orthonormality, direct_penalty
 
 from isonet_det.engine import IsometryRegularizerHook
 from isonet_det.models import RISONet
@@ -64,14 +64,15 @@ def train_with_hook(model, wrapper, batches, **hook_kwargs):
     return model
 
 
-def train_by_hand(model, batches, accumulate=1, max_norm=None, module='backbone'):
+def train_by_hand(model, batches, accumulate=1, max_norm=None, module='backbone',
+                  penalty=direct_penalty):
     """SGD on mean-over-window(loss) + coeff * reg, the regulariser written into the loss."""
     opt = torch.optim.SGD(model.parameters(), **SGD)
     for start in range(0, len(batches), accumulate):
         opt.zero_grad()
         window = batches[start:start + accumulate]
         loss = sum(model.loss(x) for x in window) / len(window)
-        loss = loss + COEFF * sum(direct_penalty(c) for c in selected(model, module))
+        loss = loss + COEFF * sum(penalty(c) for c in selected(model, module))
         loss.backward()
         if max_norm is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
@@ -96,6 +97,18 @@ def test_equivalent_to_regulariser_in_the_loss(module):
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD))
     got = train_with_hook(model, wrapper, batches(3), module=module)
     assert_same_weights(got, expected)
+
+
+def test_orthonormality_variant_is_equivalent_to_its_loss_term():
+    model = TinyDetector()
+    expected = train_by_hand(copy.deepcopy(model), batches(2), penalty=direct_orthonormality)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD))
+    got = train_with_hook(model, wrapper, batches(2), regularizer='orthonormality')
+    assert_same_weights(got, expected)
+    logged = MessageHub.get_current_instance().get_scalar('train/orthonormality_reg')
+    assert logged.current() > 0
+    with pytest.raises(ValueError, match='regularizer'):
+        IsometryRegularizerHook(regularizer='spectral')
 
 
 def test_without_hook_the_update_differs():
