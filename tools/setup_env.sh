@@ -18,14 +18,16 @@ fi
 PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip wheel
 
-# 1. torch first (pinned: an unpinned torch pulls a multi-GB CUDA build).  torch drags in a
-#    recent setuptools; mmcv's setup.py needs pkg_resources, gone from setuptools >= 70.
+# 1. torch first (pinned: an unpinned torch pulls a multi-GB CUDA build).
 $PIP install -q torch==2.13.0
-$PIP install -q 'setuptools<70'
 
 # 2. mmcv with its C++ ops, built against the torch above.
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
-  echo "[setup] building mmcv 2.1.0 with ops (first time: ~10 min on 2 cores; cached afterwards)"
+  echo "[setup] installing mmcv 2.1.0 with ops: built from source the first time on a machine" \
+       "(10-20 min on 2 cores), from pip's wheel cache afterwards"
+  # mmcv's setup.py imports pkg_resources as setuptools < 70 had it. pip then notes that torch
+  # wants setuptools >= 77.0.3: expected, step 3 moves it to >=77.0.3,<81.
+  $PIP install -q 'setuptools<70'
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install -q --no-build-isolation mmcv==2.1.0
   "$VENV/bin/python" -c "import mmcv.ops" \
     || { echo "[setup] ERROR: mmcv was installed without its C++ ops (mmcv._ext)" >&2; exit 1; }

@@ -112,6 +112,20 @@ def _stacked_taps(weight: Tensor) -> Tensor:
     return weight.permute(2, 3, 1, 0).reshape(-1, O)   # columns: G is I x I
 
 
+def _check_penalty_args(convs, reduction: str, name: str):
+    """Validate the arguments of a penalty; return ``(list of convs, device, compute dtype)``."""
+    if reduction not in ('sum', 'none'):
+        raise ValueError(f"reduction must be 'sum' or 'none', got {reduction!r}")
+    convs = list(convs)
+    for conv in convs:
+        if not isinstance(conv, nn.Conv2d):
+            raise TypeError(f'{name} takes nn.Conv2d modules, got {type(conv).__name__}')
+    if not convs:
+        return convs, None, None
+    return (convs, convs[0].weight.device,
+            torch.promote_types(convs[0].weight.dtype, torch.float32))
+
+
 def isometry_penalty(convs: Iterable[nn.Conv2d], reduction: str = 'sum') -> Tensor:
     """Isometry regulariser ``sum_l 1/2 ||Conv(A_l, A_l) - delta||_F^2`` (paper eq. 5/6).
 
@@ -123,17 +137,9 @@ def isometry_penalty(convs: Iterable[nn.Conv2d], reduction: str = 'sum') -> Tens
     Returns:
         float32 tensor (float64 if the weights are float64), computed with autocast disabled.
     """
-    if reduction not in ('sum', 'none'):
-        raise ValueError(f"reduction must be 'sum' or 'none', got {reduction!r}")
-    convs = list(convs)
-    for conv in convs:
-        if not isinstance(conv, nn.Conv2d):
-            raise TypeError('isometry_penalty takes nn.Conv2d modules, got '
-                            f'{type(conv).__name__}')
+    convs, device, dtype = _check_penalty_args(convs, reduction, 'isometry_penalty')
     if not convs:
         return torch.zeros(0 if reduction == 'none' else (), dtype=torch.float32)
-    device = convs[0].weight.device
-    dtype = torch.promote_types(convs[0].weight.dtype, torch.float32)
 
     # Group the kernels (per conv group) by everything that fixes the shape of the computation.
     buckets: Dict[tuple, List[Tuple[int, Tensor]]] = {}
@@ -205,17 +211,9 @@ def orthonormality_penalty(convs: Iterable[nn.Conv2d], reduction: str = 'sum') -
     ``C_out > C_in kh kw``). No spatial shifts, so cheaper than :func:`isometry_penalty`; for a
     1x1 conv the two are equal. Same conventions (1/2 factor, float32, autocast off, per group).
     """
-    if reduction not in ('sum', 'none'):
-        raise ValueError(f"reduction must be 'sum' or 'none', got {reduction!r}")
-    convs = list(convs)
-    for conv in convs:
-        if not isinstance(conv, nn.Conv2d):
-            raise TypeError('orthonormality_penalty takes nn.Conv2d modules, got '
-                            f'{type(conv).__name__}')
+    convs, device, dtype = _check_penalty_args(convs, reduction, 'orthonormality_penalty')
     if not convs:
         return torch.zeros(0 if reduction == 'none' else (), dtype=torch.float32)
-    device = convs[0].weight.device
-    dtype = torch.promote_types(convs[0].weight.dtype, torch.float32)
     values = []
     with torch.autocast(device_type=device.type, enabled=False):
         for conv in convs:
