@@ -84,10 +84,7 @@ param_scheduler = [
 optim_wrapper = dict(
     optimizer=dict(lr=0.02),
     clip_grad=dict(max_norm=35, norm_type=2),
-    paramwise_cfg=dict(custom_keys={
-        'srelu': dict(decay_mult=0.0),
-        'residual_scale': dict(lr_mult=0.1)
-    }))
+    paramwise_cfg={{_base_.isonet_paramwise_cfg}})
 auto_scale_lr = dict(enable=False, base_batch_size=4)
 randomness = dict(seed=0)   # the demo figures in README.md are for this seed
 

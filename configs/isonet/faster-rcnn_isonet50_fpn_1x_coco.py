@@ -18,8 +18,4 @@ model = dict(
         frozen_stages=-1))
 
 # SReLU thresholds without weight decay, residual scales at lr x0.1 (as the reference).
-optim_wrapper = dict(
-    paramwise_cfg=dict(custom_keys={
-        'srelu': dict(decay_mult=0.0),
-        'residual_scale': dict(lr_mult=0.1)
-    }))
+optim_wrapper = dict(paramwise_cfg={{_base_.isonet_paramwise_cfg}})
