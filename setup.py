@@ -18,10 +18,13 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['isonet_det', 'isonet_det.*']),
     python_requires='>=3.8',
-    # torch and mmcv (with its C++ ops) are installed first by tools/setup_env.sh: torch pinned
-    # to the CPU wheel on CPU machines, mmcv built from source against it.
+    # torch + torchvision and mmcv (with its C++ ops, built from source against that torch) are
+    # installed first by tools/setup_env.sh. torch >= 2.6: checkpoints load through
+    # torch.load(weights_only=True) with torch.serialization.safe_globals and its
+    # (function, name) entries; 2.14.1 is what the setup script pins.
     install_requires=[
-        'torch>=2.0',
+        'torch>=2.6',
+        'torchvision',
         'mmcv>=2.0.0rc4,<2.2.0',
         # mmengine imports pkg_resources (gone in setuptools 81); torch 2.13 wants >= 77.0.3
         'setuptools>=77.0.3,<81',
@@ -31,7 +34,7 @@ setup(
         'numpy',
     ],
     extras_require={
-        'tests': ['pytest>=7'],
+        'tests': ['pytest>=7', 'flake8==5.0.4', 'isort==5.11.5', 'yapf==0.32.0'],
         'analysis': ['matplotlib'],
     },
     license='Apache-2.0',

@@ -2,10 +2,10 @@
 import os.path as osp
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmdet.registry import HOOKS
 
 
 @HOOKS.register_module()

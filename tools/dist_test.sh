@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Distributed testing with torchrun:  bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py args]
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT on every node. PYTHON picks the interpreter
-# (default: the project's .venv if present, else python). Without CUDA the ranks use gloo on CPU.
+# (default: the environment tools/setup_env.sh made, see tools/python_env.sh). Without CUDA the ranks use gloo on CPU.
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2
@@ -10,12 +10,8 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python; fi
-fi
+source "$(dirname "$0")/python_env.sh"
 
-PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \

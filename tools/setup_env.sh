@@ -1,43 +1,120 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project virtual environment and install the pinned stack.
 #
-#   bash tools/setup_env.sh            # -> .venv with torch, mmcv (with ops), mmengine, mmdet, isonet_det
+#   bash tools/setup_env.sh     # -> .venv: torch 2.14.1 + torchvision 0.29.1, mmcv 2.1.0 with ops,
+#                               #    mmengine 0.10.7, mmdet 3.3.0, isonet_det (editable)
 #
-# Versions follow ../shared/reference/stack.md: torch 2.13.0 (CPU wheel), mmcv 2.1.0 built from
-# source with its C++ ops (~10 min on 2 cores the first time; pip caches the wheel afterwards),
-# mmengine 0.10.7, mmdet 3.3.0.  Override the location with ISONET_VENV=/path.
+# Environment:
+#   ISONET_VENV=/path          where the environment goes (default .venv)
+#   ISONET_WHEEL_CACHE=/path   where the built mmcv wheel is kept (default ~/.cache/isonet-det)
+#   TORCH_CUDA_ARCH_LIST="9.0" build mmcv's CUDA ops for these architectures (default: the
+#                              visible GPU's); with a GPU (or FORCE_CUDA=1) mmcv gets CUDA ops
+#   MAX_JOBS=N                 parallel compile jobs (default: all cores)
+#
+# mmcv 2.1.0 (the last release mmdet 3.3.0 accepts) ships only as source and must be compiled
+# against the installed torch. torch 2.14's headers need C++20 while mmcv's setup.py asks for
+# C++17, so the unpacked source gets that one flag raised (C++ and nvcc) before the build:
+# 13-20 min on 2 cores for the CPU ops, longer with CUDA ops. The wheel is kept in the cache,
+# keyed by torch version and CUDA architectures, so later environments install it in seconds;
+# on a GPU cluster build it once on a GPU node and share ISONET_WHEEL_CACHE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${ISONET_VENV:-.venv}
 PY=${PYTHON:-python3}
+TORCH_VERSION=2.14.1
+TORCHVISION_VERSION=0.29.1
+MMCV_VERSION=2.1.0
+CACHE=${ISONET_WHEEL_CACHE:-$HOME/.cache/isonet-det}
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating virtual environment in $VENV"
   "$PY" -m venv "$VENV"
 fi
-PIP="$VENV/bin/python -m pip"
+VPY="$(cd "$VENV" && pwd)/bin/python"
+PIP="$VPY -m pip"
 $PIP install -q --upgrade pip wheel
 
-# 1. torch first (pinned: an unpinned torch pulls a multi-GB CUDA build).
-$PIP install -q torch==2.13.0
+# 1. torch + torchvision first, pinned (an unpinned torch pulls whatever build the index has).
+$PIP install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 
-# 2. mmcv with its C++ ops, built against the torch above.
-if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
-  echo "[setup] installing mmcv 2.1.0 with ops: built from source the first time on a machine" \
-       "(10-20 min on 2 cores), from pip's wheel cache afterwards"
-  # mmcv's setup.py imports pkg_resources as setuptools < 70 had it. pip then notes that torch
-  # wants setuptools >= 77.0.3: expected, step 3 moves it to >=77.0.3,<81.
-  $PIP install -q 'setuptools<70'
-  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install -q --no-build-isolation mmcv==2.1.0
-  "$VENV/bin/python" -c "import mmcv.ops" \
-    || { echo "[setup] ERROR: mmcv was installed without its C++ ops (mmcv._ext)" >&2; exit 1; }
+# 2. mmcv with its C++ (and, with a GPU, CUDA) ops, built against that torch.
+read -r CUDA_OK ARCHS < <("$VPY" - <<'PY'
+import os, torch
+cuda = torch.cuda.is_available() or os.environ.get('FORCE_CUDA') == '1'
+archs = os.environ.get('TORCH_CUDA_ARCH_LIST', '')
+if cuda and not archs and torch.cuda.is_available():
+    archs = ';'.join(sorted({'%d.%d' % torch.cuda.get_device_capability(i)
+                             for i in range(torch.cuda.device_count())}))
+print(int(cuda), archs.replace(' ', ';') or '-')
+PY
+)
+if [ "$CUDA_OK" = 1 ]; then
+  if [ "$ARCHS" = - ]; then
+    echo "[setup] ERROR: FORCE_CUDA=1 without a visible GPU: set TORCH_CUDA_ARCH_LIST (e.g. 8.0;9.0)" >&2
+    exit 1
+  fi
+  VARIANT="cuda-${ARCHS//;/_}"
+else
+  VARIANT=cpu
+fi
+WHEEL_DIR="$CACHE/mmcv-$MMCV_VERSION-torch$TORCH_VERSION-$VARIANT"
+
+mmcv_ready() {
+  "$VPY" - "$CUDA_OK" <<'PY' 2>/dev/null
+import sys, mmcv, mmcv.ops
+assert mmcv.__version__ == '2.1.0'
+if sys.argv[1] == '1':   # a GPU build: its ops must have been compiled with CUDA
+    assert mmcv.ops.get_compiling_cuda_version() not in ('not available', '')
+PY
+}
+
+if ! mmcv_ready; then
+  if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
+    echo "[setup] building mmcv $MMCV_VERSION ($VARIANT) against torch $TORCH_VERSION:" \
+         "13-20 min on 2 cores the first time, cached in $WHEEL_DIR afterwards"
+    SRC=$(mktemp -d)
+    trap 'rm -rf "$SRC"' EXIT
+    # mmcv's setup.py imports pkg_resources as setuptools < 70 had it; pip notes that torch
+    # wants setuptools >= 77.0.3: expected, step 3 moves it back to >=77.0.3,<81.
+    $PIP install -q 'setuptools<70'
+    $PIP download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$SRC"
+    tar -xzf "$SRC/mmcv-$MMCV_VERSION.tar.gz" -C "$SRC"
+    sed -i "s/'-std=c++17'/'-std=c++20'/g" "$SRC/mmcv-$MMCV_VERSION/setup.py"
+    grep -q "'-std=c++20'" "$SRC/mmcv-$MMCV_VERSION/setup.py" \
+      || { echo "[setup] ERROR: could not raise mmcv's C++ standard flag" >&2; exit 1; }
+    BUILD_ENV=(MMCV_WITH_OPS=1 "MAX_JOBS=${MAX_JOBS:-$(nproc)}")
+    if [ "$CUDA_OK" = 1 ]; then
+      BUILD_ENV+=(FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=${ARCHS//_/;}")
+    fi
+    (cd "$SRC/mmcv-$MMCV_VERSION" && env "${BUILD_ENV[@]}" \
+       "$VPY" -m pip wheel -q --no-build-isolation --no-deps . -w "$SRC/wheel") 2>&1 \
+       | grep -v -e '^\s*$' -e 'warning' | tail -20 || true
+    ls "$SRC"/wheel/mmcv-*.whl >/dev/null 2>&1 \
+      || { echo "[setup] ERROR: the mmcv build failed (see above)" >&2; exit 1; }
+    mkdir -p "$WHEEL_DIR"
+    cp "$SRC"/wheel/mmcv-*.whl "$WHEEL_DIR/"
+  fi
+  $PIP install -q --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
 fi
 
-# 3. the rest of the stack and this package (editable, with test/analysis extras); this also
-#    moves setuptools to >=77.0.3,<81 (torch's minimum, still with pkg_resources for mmengine).
+# 3. the rest of the stack and this package (editable, with the test extras); this also moves
+#    setuptools to >=77.0.3,<81 (torch's minimum, still with pkg_resources for mmengine).
 $PIP install -q -e '.[tests]'
-"$VENV/bin/python" - <<'PY'
-import torch, mmcv, mmengine, mmdet, isonet_det
-print(f'[setup] ok: torch {torch.__version__}, mmcv {mmcv.__version__}, '
-      f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, isonet_det {isonet_det.__version__}')
+"$VPY" - "$CUDA_OK" <<'PY'
+import sys
+import torch, torchvision, mmcv, mmengine, mmdet, isonet_det
+from mmcv.ops import RoIAlign, nms
+boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
+scores = torch.tensor([0.9, 0.8, 0.7])
+feats = torch.randn(1, 4, 16, 16)
+rois = torch.tensor([[0., 1., 1., 8., 8.]])
+devices = ['cpu'] + (['cuda'] if sys.argv[1] == '1' and torch.cuda.is_available() else [])
+for device in devices:   # mmdet's RoIAlign and NMS run from mmcv's compiled ops
+    kept = nms(boxes.to(device), scores.to(device), 0.5)[1]
+    assert kept.tolist() == [0, 2], (device, kept)
+    out = RoIAlign((2, 2), 1.0, 0)(feats.to(device), rois.to(device))
+    assert out.shape == (1, 4, 2, 2) and out.device.type == device
+print(f'[setup] ok: torch {torch.__version__}, torchvision {torchvision.__version__}, '
+      f'mmcv {mmcv.__version__} (ops on {"/".join(devices)}), mmengine {mmengine.__version__}, '
+      f'mmdet {mmdet.__version__}, isonet_det {isonet_det.__version__}')
 PY

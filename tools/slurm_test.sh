@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Testing on a slurm cluster:  bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [args]
-# GPUS (total, default 8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS, PYTHON.
+# GPUS (total, default 8), GPUS_PER_NODE (8), CPUS_PER_TASK (5), SRUN_ARGS, PYTHON
+# (default: the environment tools/setup_env.sh made, see tools/python_env.sh).
 set -euo pipefail
 PARTITION=$1
 JOB_NAME=$2
@@ -10,10 +11,8 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/python_env.sh"
 
-PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
     --gres=gpu:"$GPUS_PER_NODE" \

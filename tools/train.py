@@ -15,29 +15,46 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 import isonet_det  # noqa: E402,F401  registers the plugin, installs the safe checkpoint loader
-from isonet_det.engine import setup_cpu_distributed, trust_checkpoint  # noqa: E402
+from isonet_det.engine import setup_cpu_distributed  # noqa: E402
+from isonet_det.engine import checkpoints_of_config, trust_checkpoint
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument('--amp', action='store_true', default=False,
-                        help='enable automatic-mixed-precision training (CUDA)')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale lr by (GPUs x batch per GPU) / auto_scale_lr.base_batch_size')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--amp',
+        action='store_true',
+        default=False,
+        help='enable automatic-mixed-precision training (CUDA)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale lr by (GPUs x batch per GPU) / auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from this checkpoint, or without a path from the latest checkpoint in '
         'the work directory')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value (a.b=c, key="[a,b]")')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
     parser.add_argument(
-        '--trust-checkpoint', action='store_true',
-        help='load the --resume / load_from checkpoint with plain torch.load (runs any code it '
-        'carries): only for files you trust and that the allow-list refuses')
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value (a.b=c, key="[a,b]")')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoints this run reads (--resume, load_from, init_cfg Pretrained) '
+        'with plain torch.load, which runs any code they carry: only for files you trust that '
+        'the weights-only loader refuses')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
@@ -84,8 +101,9 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
-    if args.trust_checkpoint and cfg.get('load_from'):
-        trust_checkpoint(cfg.load_from)
+    if args.trust_checkpoint:
+        for path in checkpoints_of_config(cfg):
+            trust_checkpoint(path)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

@@ -6,6 +6,5 @@ import torch.nn as nn
 def jacobian_singular_values(body: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Exact singular values of ``d body(x) / d x`` at one input ``x`` ``(C, H, W)``, from the
     explicit ``(C' H' W') x (C H W)`` Jacobian (use small inputs). Descending order."""
-    jac = torch.autograd.functional.jacobian(lambda v: body(v.unsqueeze(0)).flatten(),
-                                             x.detach())
+    jac = torch.autograd.functional.jacobian(lambda v: body(v.unsqueeze(0)).flatten(), x.detach())
     return torch.linalg.svdvals(jac.reshape(jac.shape[0], -1).double())

@@ -28,11 +28,16 @@ def conv_layer_stats(named_convs, n: int = 32) -> List[Dict]:
         # set of singular values
         size = stride if conv.kernel_size == (1, 1) else -(-n // stride) * stride
         s = conv_singular_values(conv.weight, size, conv.stride, conv.dilation, conv.groups)
-        rows.append(dict(
-            layer=name, out_channels=conv.out_channels, in_channels=conv.in_channels,
-            kernel='x'.join(map(str, conv.kernel_size)), stride=stride,
-            orthogonality_error=orthogonality_error(conv),
-            sigma_min=s[-1].item(), sigma_max=s[0].item()))
+        rows.append(
+            dict(
+                layer=name,
+                out_channels=conv.out_channels,
+                in_channels=conv.in_channels,
+                kernel='x'.join(map(str, conv.kernel_size)),
+                stride=stride,
+                orthogonality_error=orthogonality_error(conv),
+                sigma_min=s[-1].item(),
+                sigma_max=s[0].item()))
     return rows
 
 
@@ -42,8 +47,13 @@ def activation_stats(model: nn.Module) -> List[Dict]:
     for name, m in model.named_modules():
         if isinstance(m, SReLU):
             b = m.srelu_bias.detach()
-            rows.append(dict(module=name, kind='srelu_threshold', mean=b.mean().item(),
-                             min=b.min().item(), max=b.max().item()))
+            rows.append(
+                dict(
+                    module=name,
+                    kind='srelu_threshold',
+                    mean=b.mean().item(),
+                    min=b.min().item(),
+                    max=b.max().item()))
         elif isinstance(m, SharedScale):
             v = m.scale.detach().item()
             rows.append(dict(module=name, kind='residual_scale', mean=v, min=v, max=v))

@@ -17,8 +17,12 @@ class PlainCNN(nn.Module):
     ``body`` holds the ``depth`` convs whose isometry is studied; no shortcuts, no norms.
     """
 
-    def __init__(self, depth: int, width: int = 16, num_classes: int = 4,
-                 scheme: str = 'delta_srelu', in_channels: int = 3):
+    def __init__(self,
+                 depth: int,
+                 width: int = 16,
+                 num_classes: int = 4,
+                 scheme: str = 'delta_srelu',
+                 in_channels: int = 3):
         super().__init__()
         if scheme not in SCHEMES:
             raise ValueError(f'scheme must be one of {SCHEMES}, got {scheme!r}')

@@ -18,6 +18,7 @@ from typing import Dict, List
 
 import numpy as np
 from PIL import Image, ImageDraw
+from pycocotools import mask as mask_utils
 
 CATEGORIES = ('rectangle', 'ellipse', 'triangle')
 
@@ -29,18 +30,13 @@ def _polygon(kind: str, x: float, y: float, w: float, h: float, rng) -> List[flo
         cx, cy = x + w / 2, y + h / 2
         pts = [(cx + w / 2 * math.cos(t), cy + h / 2 * math.sin(t))
                for t in np.linspace(0, 2 * math.pi, 24, endpoint=False)]
-    else:   # triangle, apex on one of the four sides
+    else:  # triangle, apex on one of the four sides
         side = rng.randint(4)
-        pts = [[(x + w / 2, y), (x + w, y + h), (x, y + h)],
-               [(x + w / 2, y + h), (x + w, y), (x, y)],
-               [(x, y + h / 2), (x + w, y), (x + w, y + h)],
-               [(x + w, y + h / 2), (x, y), (x, y + h)]][side]
+        pts = [[(x + w / 2, y), (x + w, y + h), (x, y + h)], [(x + w / 2, y + h), (x + w, y),
+                                                              (x, y)],
+               [(x, y + h / 2), (x + w, y), (x + w, y + h)], [(x + w, y + h / 2), (x, y),
+                                                              (x, y + h)]][side]
     return [round(float(v), 2) for p in pts for v in p]
-
-
-def _area(poly: List[float]) -> float:
-    xs, ys = np.array(poly[0::2]), np.array(poly[1::2])
-    return float(abs(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))) / 2)
 
 
 def _draw_split(out_dir: str, split: str, num_images: int, image_size: int, rng) -> Dict:
@@ -53,7 +49,7 @@ def _draw_split(out_dir: str, split: str, num_images: int, image_size: int, rng)
         draw = ImageDraw.Draw(img)
         boxes = []
         for _ in range(rng.randint(1, 5)):
-            for _attempt in range(20):   # place without overlap (masks stay exact)
+            for _attempt in range(20):  # place without overlap (masks stay exact)
                 w, h = rng.randint(image_size // 6, image_size // 2.5, size=2)
                 x, y = rng.randint(0, image_size - w), rng.randint(0, image_size - h)
                 if all(x + w + 2 < bx or bx + bw + 2 < x or y + h + 2 < by or by + bh + 2 < y
@@ -68,20 +64,31 @@ def _draw_split(out_dir: str, split: str, num_images: int, image_size: int, rng)
             xs, ys = poly[0::2], poly[1::2]
             bbox = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
             boxes.append((x, y, w, h))
-            annotations.append(dict(
-                id=len(annotations) + 1, image_id=image_id, category_id=label + 1,
-                bbox=[round(v, 2) for v in bbox], area=round(_area(poly), 2),
-                segmentation=[poly], iscrowd=0))
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=image_id,
+                    category_id=label + 1,
+                    bbox=[round(v, 2) for v in bbox],
+                    # COCO's area: the pixel count of the rasterised polygon
+                    area=float(
+                        mask_utils.area(mask_utils.frPyObjects([poly], image_size, image_size))[0]),
+                    segmentation=[poly],
+                    iscrowd=0))
         file_name = f'{image_id:06d}.png'
         img.save(osp.join(out_dir, split, file_name))
-        images.append(dict(id=image_id, file_name=file_name, width=image_size,
-                           height=image_size))
-    return dict(images=images, annotations=annotations,
-                categories=[dict(id=i + 1, name=n) for i, n in enumerate(CATEGORIES)])
+        images.append(dict(id=image_id, file_name=file_name, width=image_size, height=image_size))
+    return dict(
+        images=images,
+        annotations=annotations,
+        categories=[dict(id=i + 1, name=n) for i, n in enumerate(CATEGORIES)])
 
 
-def generate_shapes_dataset(out_dir: str, num_train: int = 400, num_val: int = 50,
-                            image_size: int = 128, seed: int = 0) -> bool:
+def generate_shapes_dataset(out_dir: str,
+                            num_train: int = 400,
+                            num_val: int = 50,
+                            image_size: int = 128,
+                            seed: int = 0) -> bool:
     """Write the dataset to ``out_dir``; return False if the same one is already there.
 
     Raises ``FileExistsError`` rather than write into a non-empty folder it did not generate
@@ -90,8 +97,8 @@ def generate_shapes_dataset(out_dir: str, num_train: int = 400, num_val: int = 5
     if min(num_train, num_val) < 1 or image_size < 32:
         raise ValueError('need num_train, num_val >= 1 and image_size >= 32, got '
                          f'{num_train}, {num_val}, {image_size}')
-    params = dict(num_train=num_train, num_val=num_val, image_size=image_size, seed=seed,
-                  version=1)
+    # version 2: areas are pycocotools' pixel counts (version 1: exact polygon areas)
+    params = dict(num_train=num_train, num_val=num_val, image_size=image_size, seed=seed, version=2)
     stamp = osp.join(out_dir, 'generator.json')
     if osp.isdir(out_dir) and os.listdir(out_dir):
         if osp.isfile(stamp):

@@ -15,19 +15,16 @@ from typing import Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.utils import to_2tuple
 from torch import Tensor
-
-
-def _as_pair(v) -> Tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
 
 
 def conv_singular_values(weight: Tensor, n: int, stride=1, dilation=1, groups: int = 1) -> Tensor:
     """All singular values of the conv ``weight`` ``(C_out, C_in/groups, kh, kw)`` acting on
     periodic ``C_in x n x n`` inputs: a 1-D tensor, in descending order, of length
     ``(n/s)^2 * min(C_out, s^2 C_in)`` (per group, concatenated)."""
-    sh, sw = _as_pair(stride)
-    dh, dw = _as_pair(dilation)
+    sh, sw = to_2tuple(stride)
+    dh, dw = to_2tuple(dilation)
     if n % sh or n % sw:
         raise ValueError(f'n={n} must be a multiple of the stride {(sh, sw)}')
     kh, kw = weight.shape[-2:]
@@ -38,11 +35,11 @@ def conv_singular_values(weight: Tensor, n: int, stride=1, dilation=1, groups: i
     for wg in w.chunk(groups, dim=0):
         M, C = wg.shape[:2]
         taps = wg.new_zeros(M, C, n, n)
-        taps[:, :, :dh * kh:dh, :dw * kw:dw] = wg            # tap u at dilation * u
-        K = torch.fft.fft2(taps)                               # (M, C, n, n)
+        taps[:, :, :dh * kh:dh, :dw * kw:dw] = wg  # tap u at dilation * u
+        K = torch.fft.fft2(taps)  # (M, C, n, n)
         nh, nw = n // sh, n // sw
         # fold: output frequency (a, b) gathers input frequencies (a + i nh, b + j nw)
-        K = K.view(M, C, sh, nh, sw, nw).permute(3, 5, 0, 2, 4, 1)   # (nh, nw, M, sh, sw, C)
+        K = K.view(M, C, sh, nh, sw, nw).permute(3, 5, 0, 2, 4, 1)  # (nh, nw, M, sh, sw, C)
         K = K.reshape(nh * nw, M, sh * sw * C) / (sh * sw)**0.5
         values.append(torch.linalg.svdvals(K).flatten())
     return torch.cat(values).sort(descending=True).values

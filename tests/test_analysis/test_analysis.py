@@ -17,7 +17,7 @@ def test_orthogonality_error_is_relative_to_delta():
     nn.init.dirac_(conv.weight)
     assert orthogonality_error(conv) == 0.0
     with torch.no_grad():
-        conv.weight.mul_(2.0)    # G = 4 delta: ||3 I||_F / ||I||_F = 3
+        conv.weight.mul_(2.0)  # G = 4 delta: ||3 I||_F / ||I||_F = 3
     assert orthogonality_error(conv) == pytest.approx(3.0)
     conv.weight.data.normal_()
     assert orthogonality_error(conv) == pytest.approx(
@@ -30,7 +30,7 @@ def test_risonet_at_init_is_an_isometry_layer_by_layer():
     convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     rows = conv_layer_stats(convs, n=8)
     assert len(rows) == len(convs) and rows[0]['layer'] == 'conv1'
-    for r in rows[1:]:     # every conv but the (PyTorch-initialised) stem
+    for r in rows[1:]:  # every conv but the (PyTorch-initialised) stem
         assert r['orthogonality_error'] == 0.0
         assert r['sigma_max'] == pytest.approx(1.0)
         if r['stride'] == 1 or r['out_channels'] <= r['in_channels']:
@@ -57,8 +57,10 @@ def test_dynamical_isometry_at_init():
     tanh contracts, within a factor ~10 below 1; Kaiming + ReLU collapses (rank-deficient)."""
     torch.manual_seed(0)
     x = 0.2 * torch.randn(4, 6, 6, dtype=torch.float64)
-    spectra = {s: jacobian_singular_values(PlainCNN(20, 4, scheme=s).body.double(), x)
-               for s in SCHEMES}
+    spectra = {
+        s: jacobian_singular_values(PlainCNN(20, 4, scheme=s).body.double(), x)
+        for s in SCHEMES
+    }
     torch.testing.assert_close(spectra['delta_srelu'], torch.ones(144, dtype=torch.float64))
     tanh = spectra['delta_orthogonal_tanh']
     assert tanh.max() <= 1.0 + 1e-9 and tanh.max() / tanh.min() < 20

@@ -1,6 +1,7 @@
 """Every shipped config builds its detector and runs one loss and one predict step."""
 import glob
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -10,8 +11,9 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
-CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p)
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
 ISONET_CONFIGS = [p for p in CONFIGS if 'baselines' not in p]
 
 
@@ -19,11 +21,49 @@ def test_the_expected_configs_ship():
     names = {osp.relpath(p, osp.join(ROOT, 'configs')) for p in CONFIGS}
     for model in ('faster-rcnn', 'mask-rcnn'):
         for depth in (50, 101):
-            assert any(n.startswith(f'risonet/{model}_risonet{depth}_fpn_1x') for n in names)
-            assert any(n.startswith(f'risonet/{model}_risonet{depth}_fpn_ms') for n in names)
-        assert f'isonet/{model}_isonet50_fpn_1x_coco.py' in names
+            assert f'risonet/{model}_risonet{depth}-pretrained_fpn_1x_coco.py' in names
+            assert f'risonet/{model}_risonet{depth}-scratch_fpn_gn-all_6x_coco.py' in names
+        assert any(n.startswith(f'risonet/{model}_risonet50-pretrained_fpn_ms') for n in names)
+        for family in ('pretrained_fpn_1x', 'scratch_fpn_gn-all_6x'):
+            assert f'isonet/{model}_isonet50-{family}_coco.py' in names
         assert f'baselines/{model}_r50_fpn_1x_coco.py' in names
+        assert f'baselines/{model}_r50-scratch_fpn_gn-all_6x_coco.py' in names
     assert 'demo/mask-rcnn_risonet18_fpn_shapes.py' in names
+
+
+def baseline_of(path):
+    """The like-for-like baseline a config names in its header."""
+    with open(path) as f:
+        header = f.read().split('_base_')[0]
+    found = re.search(r'configs/baselines/\S+\.py', header)
+    return osp.join(ROOT, found.group(0)) if found else None
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in ISONET_CONFIGS if '/demo/' not in p], ids=lambda p: osp.basename(p))
+def test_each_family_matches_its_baseline(path):
+    """Pretrained configs: converted weights, frozen stem + stage 1, the baseline's schedule;
+    scratch configs: no weights, GN neck and heads and the 6x schedule of the GN baseline; both
+    clip gradients. The baseline a config names exists and is of the same kind."""
+    cfg, base_path = Config.fromfile(path), baseline_of(path)
+    assert base_path and osp.isfile(base_path), path
+    base = Config.fromfile(base_path)
+    assert cfg.optim_wrapper.clip_grad.max_norm == 35
+    assert cfg.train_cfg.max_epochs == base.train_cfg.max_epochs
+    assert cfg.model.roi_head.bbox_head.type == base.model.roi_head.bbox_head.type
+    assert cfg.model.neck.get('norm_cfg') == base.model.neck.get('norm_cfg')
+    if '-pretrained' in path:
+        init = cfg.model.backbone.init_cfg
+        assert init.type == 'Pretrained' and init.checkpoint.startswith('checkpoints/')
+        assert cfg.model.backbone.frozen_stages == base.model.backbone.frozen_stages == 1
+        assert base.model.backbone.init_cfg.checkpoint.startswith('torchvision://resnet')
+        assert cfg.model.backbone.depth == base.model.backbone.depth
+        assert cfg.optim_wrapper.optimizer.lr == base.optim_wrapper.optimizer.lr
+    else:
+        assert cfg.model.backbone.get('init_cfg') is None and base.model.backbone.init_cfg is None
+        assert base.model.backbone.norm_cfg.type == 'GN'
+        assert cfg.model.backbone.frozen_stages == -1
+        assert cfg.model.backbone.depth == base.model.backbone.depth
 
 
 @pytest.mark.parametrize('path', ISONET_CONFIGS, ids=lambda p: osp.basename(p))
@@ -47,8 +87,11 @@ def test_config_builds_and_runs_loss_and_predict(path):
     model = MODELS.build(cfg.model)
     with_mask = 'mask_head' in cfg.model.get('roi_head', {})
     num_classes = cfg.model.roi_head.bbox_head.num_classes
-    packed = demo_mm_inputs(2, [(3, 128, 160), (3, 160, 128)], num_items=[3, 2],
-                            num_classes=num_classes, with_mask=with_mask)
+    packed = demo_mm_inputs(
+        2, [(3, 128, 160), (3, 160, 128)],
+        num_items=[3, 2],
+        num_classes=num_classes,
+        with_mask=with_mask)
     model.train()
     losses = model(**model.data_preprocessor(packed, True), mode='loss')
     total, _ = model.parse_losses(losses)
@@ -62,3 +105,27 @@ def test_config_builds_and_runs_loss_and_predict(path):
     assert len(results) == 2 and hasattr(results[0], 'pred_instances')
     if with_mask:
         assert 'masks' in results[0].pred_instances
+
+
+# One config per family and backbone kind; every config is smoke-run by
+# tools/analysis/config_smoke_run.py (about 40 minutes for all on 2 cores; README table).
+SMOKE_CONFIGS = [
+    'risonet/mask-rcnn_risonet50-pretrained_fpn_1x_coco.py',
+    'risonet/faster-rcnn_risonet50-scratch_fpn_gn-all_6x_coco.py',
+    'isonet/mask-rcnn_isonet50-scratch_fpn_gn-all_6x_coco.py',
+    'baselines/mask-rcnn_r50-scratch_fpn_gn-all_6x_coco.py',
+]
+
+
+@pytest.mark.slow
+def test_config_recipes_survive_a_smoke_run(tmp_path):
+    """20 iterations of each family's recipe on generated data: finite losses that fall."""
+    import subprocess
+    import sys
+    configs = [osp.join(ROOT, 'configs', c) for c in SMOKE_CONFIGS]
+    tool = osp.join(ROOT, 'tools/analysis/config_smoke_run.py')
+    args = [sys.executable, tool, *configs, '--iters', '20', '--out', str(tmp_path / 'smoke')]
+    run = subprocess.run(args, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    rows = [line for line in run.stdout.splitlines() if line.rstrip().endswith(' ok')]
+    assert len(rows) == len(SMOKE_CONFIGS), run.stdout

@@ -3,21 +3,20 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
 from reference_math import direct_penalty
 
 from isonet_det.ops import conv_kernel_gram, isometry_penalty
 
 # (in, out, kernel, stride): every kind of conv the ISONet / R-ISONet backbones use.
 BACKBONE_SHAPES = [
-    (64, 256, 1, 1),    # bottleneck conv3 / stage-1 projection (C_in < C_out)
-    (256, 64, 1, 1),    # bottleneck conv1 (C_in > C_out)
-    (256, 512, 1, 2),   # strided projection shortcut
-    (64, 64, 3, 1),     # 3x3, square
-    (64, 128, 3, 2),    # basic block first conv of a stage (C_in < C_out, stride 2)
-    (128, 128, 3, 2),   # bottleneck strided 3x3
-    (96, 48, 3, 1),     # 3x3, C_in > C_out
-    (48, 96, 3, 1),     # 3x3, C_in < C_out
+    (64, 256, 1, 1),  # bottleneck conv3 / stage-1 projection (C_in < C_out)
+    (256, 64, 1, 1),  # bottleneck conv1 (C_in > C_out)
+    (256, 512, 1, 2),  # strided projection shortcut
+    (64, 64, 3, 1),  # 3x3, square
+    (64, 128, 3, 2),  # basic block first conv of a stage (C_in < C_out, stride 2)
+    (128, 128, 3, 2),  # bottleneck strided 3x3
+    (96, 48, 3, 1),  # 3x3, C_in > C_out
+    (48, 96, 3, 1),  # 3x3, C_in < C_out
 ]
 
 
@@ -27,7 +26,7 @@ def make_convs(shapes, dtype):
 
 @pytest.mark.parametrize('dtype,rtol', [(torch.float32, 1e-5), (torch.float64, 1e-10)])
 def test_value_and_gradient_match_direct_form(dtype, rtol):
-    convs = make_convs(BACKBONE_SHAPES * 2, dtype)   # duplicates exercise the batched path
+    convs = make_convs(BACKBONE_SHAPES * 2, dtype)  # duplicates exercise the batched path
     fast = isometry_penalty(convs)
     slow = sum(direct_penalty(c) for c in convs)
     assert fast.dim() == 0 and fast.dtype == dtype
@@ -73,8 +72,8 @@ def test_dilation_equals_zero_expanded_kernel():
     with torch.no_grad():
         expanded.weight.zero_()
         expanded.weight[:, :, ::2, ::2] = dilated.weight
-    torch.testing.assert_close(isometry_penalty([dilated]), direct_penalty(expanded),
-                               rtol=1e-10, atol=0)
+    torch.testing.assert_close(
+        isometry_penalty([dilated]), direct_penalty(expanded), rtol=1e-10, atol=0)
 
 
 def test_grouped_conv_is_block_diagonal():

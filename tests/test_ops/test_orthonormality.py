@@ -14,8 +14,9 @@ def test_value_and_gradient_match_direct_form():
     fast = orthonormality_penalty(convs)
     slow = sum(direct_orthonormality(c) for c in convs)
     torch.testing.assert_close(fast, slow, rtol=1e-10, atol=0)
-    for a, b in zip(torch.autograd.grad(fast, [c.weight for c in convs]),
-                    torch.autograd.grad(slow, [c.weight for c in convs])):
+    for a, b in zip(
+            torch.autograd.grad(fast, [c.weight for c in convs]),
+            torch.autograd.grad(slow, [c.weight for c in convs])):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     per_layer = orthonormality_penalty(convs, reduction='none')
     torch.testing.assert_close(per_layer, torch.stack([direct_orthonormality(c) for c in convs]))

@@ -8,22 +8,24 @@ from isonet_det.models.initializers import delta_init_, delta_orthogonal_init_
 from isonet_det.ops import conv_singular_value_range, conv_singular_values
 
 
-@pytest.mark.parametrize('out_c,in_c,k,stride,dilation,groups,n', [
-    (3, 2, 3, 1, 1, 1, 6),     # C_out > C_in
-    (2, 3, 3, 1, 1, 1, 5),     # C_out < C_in, odd n
-    (4, 2, 3, 2, 1, 1, 8),     # stride 2
-    (2, 4, 3, 2, 1, 1, 6),
-    (3, 3, 1, 2, 1, 1, 4),     # 1x1 strided (projection shortcut)
-    (2, 2, 3, 1, 2, 1, 8),     # dilation 2
-    (4, 4, 3, 1, 1, 2, 6),     # groups
-])
+@pytest.mark.parametrize(
+    'out_c,in_c,k,stride,dilation,groups,n',
+    [
+        (3, 2, 3, 1, 1, 1, 6),  # C_out > C_in
+        (2, 3, 3, 1, 1, 1, 5),  # C_out < C_in, odd n
+        (4, 2, 3, 2, 1, 1, 8),  # stride 2
+        (2, 4, 3, 2, 1, 1, 6),
+        (3, 3, 1, 2, 1, 1, 4),  # 1x1 strided (projection shortcut)
+        (2, 2, 3, 1, 2, 1, 8),  # dilation 2
+        (4, 4, 3, 1, 1, 2, 6),  # groups
+    ])
 def test_matches_explicit_operator(out_c, in_c, k, stride, dilation, groups, n):
     w = torch.randn(out_c, in_c // groups, k, k, dtype=torch.float64)
     fast = conv_singular_values(w, n, stride, dilation, groups)
     explicit = torch.linalg.svdvals(explicit_conv_operator(w, n, stride, dilation, groups))
     torch.testing.assert_close(fast, explicit[:len(fast)], rtol=1e-10, atol=1e-12)
     rest = explicit[len(fast):]
-    assert rest.numel() == 0 or rest.abs().max() < 1e-10     # the rest are zero
+    assert rest.numel() == 0 or rest.abs().max() < 1e-10  # the rest are zero
 
 
 @pytest.mark.parametrize('init', [delta_init_, delta_orthogonal_init_])

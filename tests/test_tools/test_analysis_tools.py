@@ -12,8 +12,12 @@ DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
 
 
 def tool(name, *args):
-    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'analysis', name), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'analysis', name), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600)
 
 
 def test_isometry_report_at_init(tmp_path):
@@ -44,8 +48,8 @@ def test_isometry_report_of_the_whole_detector(tmp_path):
 
 
 def test_jacobian_spectrum(tmp_path):
-    run = tool('jacobian_spectrum.py', '--depth', '6', '--width', '3', '--size', '4',
-               '--out-dir', str(tmp_path))
+    run = tool('jacobian_spectrum.py', '--depth', '6', '--width', '3', '--size', '4', '--out-dir',
+               str(tmp_path))
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.load(open(tmp_path / 'jacobian_spectrum.json'))['results']
     assert results['delta_srelu']['fraction_near_one'] == 1.0
@@ -58,9 +62,11 @@ def test_depth_trainability_small(tmp_path):
                '--num-train', '64', '--out-dir', str(tmp_path))
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.load(open(tmp_path / 'results.json'))['results']
-    assert {(r['depth'], r['setting']) for r in results} == {
-        (d, s) for d in (3, 12) for s in ('kaiming_relu', 'isonet', 'delta_orthogonal_tanh',
-                                          'delta_srelu_noreg')}
+    assert {(r['depth'], r['setting'])
+            for r in results} == {(d, s)
+                                  for d in (3, 12)
+                                  for s in ('kaiming_relu', 'isonet', 'delta_orthogonal_tanh',
+                                            'delta_srelu_noreg')}
     assert all(len(r['losses']) <= 6 for r in results)
     assert (tmp_path / 'loss_curves.png').exists()
     assert 'isonet' in run.stdout and 'final loss' in run.stdout

@@ -14,6 +14,7 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 import test as test_tool  # noqa: E402
+
 import train as train_tool  # noqa: E402
 
 
@@ -28,17 +29,20 @@ def data_options(root, epochs=1, evaluate=True):
     """--cfg-options pointing the demo config at ``root`` for ``epochs`` epochs."""
     splits = ('train_dataloader', 'val_dataloader', 'test_dataloader') if evaluate else \
         ('train_dataloader', )
-    evaluators = [f'{k}.ann_file={root}annotations/instances_val.json'
-                  for k in ('val_evaluator', 'test_evaluator')] if evaluate else []
+    evaluators = [
+        f'{k}.ann_file={root}annotations/instances_val.json'
+        for k in ('val_evaluator', 'test_evaluator')
+    ] if evaluate else []
     return [f'{k}.dataset.data_root={root}' for k in splits] + evaluators + [
         f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
         'default_hooks.checkpoint.interval=1', 'train_dataloader.num_workers=0',
-        'default_hooks.logger.interval=1'] + [f'{k}.num_workers=0' for k in splits[1:]]
+        'default_hooks.logger.interval=1'
+    ] + [f'{k}.num_workers=0' for k in splits[1:]]
 
 
 def run(args, **env):
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, **env), timeout=900)
+    proc = subprocess.run(
+        args, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, **env), timeout=900)
     return proc
 
 
@@ -48,8 +52,12 @@ def python_tool(tool, *args):
 
 def test_amp_keeps_the_regulariser_and_paramwise_settings():
     args = argparse.Namespace(
-        config=osp.join(ROOT, 'configs/risonet/mask-rcnn_risonet50_fpn_1x_coco.py'),
-        launcher='none', cfg_options=None, work_dir=None, amp=True, auto_scale_lr=True,
+        config=osp.join(ROOT, 'configs/risonet/mask-rcnn_risonet50-pretrained_fpn_1x_coco.py'),
+        launcher='none',
+        cfg_options=None,
+        work_dir=None,
+        amp=True,
+        auto_scale_lr=True,
         resume=None)
     cfg = train_tool.build_config(args)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
@@ -60,10 +68,17 @@ def test_amp_keeps_the_regulariser_and_paramwise_settings():
 
 def test_pretrained_backbone_from_the_command_line(tmp_path):
     args = argparse.Namespace(
-        config=osp.join(ROOT, 'configs/risonet/faster-rcnn_risonet101_fpn_1x_coco.py'),
-        launcher='none', work_dir=None, amp=False, auto_scale_lr=False, resume=None,
-        cfg_options={'model.backbone.init_cfg.type': 'Pretrained',
-                     'model.backbone.init_cfg.checkpoint': 'ckpt.pth'})
+        config=osp.join(ROOT,
+                        'configs/risonet/faster-rcnn_risonet101-scratch_fpn_gn-all_6x_coco.py'),
+        launcher='none',
+        work_dir=None,
+        amp=False,
+        auto_scale_lr=False,
+        resume=None,
+        cfg_options={
+            'model.backbone.init_cfg.type': 'Pretrained',
+            'model.backbone.init_cfg.checkpoint': 'ckpt.pth'
+        })
     cfg = train_tool.build_config(args)
     assert cfg.model.backbone.depth == 101
     assert cfg.model.backbone.init_cfg == dict(type='Pretrained', checkpoint='ckpt.pth')
@@ -90,8 +105,9 @@ def test_train_resume_test_and_refuse_malicious(tiny_data, tmp_path):
                         *data_options(tiny_data, epochs=1))
     assert train.returncode == 0, train.stderr[-3000:]
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
-    log = open(next(osp.join(dp, f) for dp, _, fs in os.walk(work) for f in fs
-                    if f.endswith('.log'))).read()
+    log = open(
+        next(osp.join(dp, f) for dp, _, fs in os.walk(work) for f in fs
+             if f.endswith('.log'))).read()
     assert 'isometry_reg:' in log and 'isometry regulariser, coeff=0.0001' in log
 
     resume = python_tool('train.py', DEMO, '--work-dir', work, '--resume', '--cfg-options',
@@ -102,8 +118,8 @@ def test_train_resume_test_and_refuse_malicious(tiny_data, tmp_path):
 
     out = str(tmp_path / 'preds.pkl')
     test = python_tool('test.py', DEMO, osp.join(work, 'epoch_2.pth'), '--work-dir',
-                       str(tmp_path / 'test'), '--out', out, '--show-dir', 'vis',
-                       '--cfg-options', *data_options(tiny_data))
+                       str(tmp_path / 'test'), '--out', out, '--show-dir', 'vis', '--cfg-options',
+                       *data_options(tiny_data))
     assert test.returncode == 0, test.stderr[-3000:]
     assert 'coco/bbox_mAP' in test.stdout + test.stderr
     assert 'coco/segm_mAP' in test.stdout + test.stderr
@@ -131,15 +147,19 @@ def test_train_resume_test_and_refuse_malicious(tiny_data, tmp_path):
 def test_dist_train_two_cpu_processes(tiny_data, tmp_path):
     work = str(tmp_path / 'dist')
     config = tmp_path / 'dist_config.py'
-    config.write_text(
-        f"_base_ = '{DEMO}'\n"
-        "custom_imports = dict(imports=['isonet_det', 'rank_dump_hook'])\n"
-        "custom_hooks = [dict(type='IsometryRegularizerHook', coeff=1e-4),\n"
-        "                dict(type='RankStateDumpHook')]\n"
-        "val_cfg = None\nval_dataloader = None\nval_evaluator = None\n")
-    proc = run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), str(config), '2',
-                '--work-dir', work, '--cfg-options', *data_options(tiny_data, epochs=1, evaluate=False)],
-               PYTHON=sys.executable, PORT='29731',
+    config.write_text(f"_base_ = '{DEMO}'\n"
+                      "custom_imports = dict(imports=['isonet_det', 'rank_dump_hook'])\n"
+                      "custom_hooks = [dict(type='IsometryRegularizerHook', coeff=1e-4),\n"
+                      "                dict(type='RankStateDumpHook')]\n"
+                      "val_cfg = None\nval_dataloader = None\nval_evaluator = None\n")
+    proc = run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_train.sh'),
+        str(config), '2', '--work-dir', work, '--cfg-options',
+        *data_options(tiny_data, epochs=1, evaluate=False)
+    ],
+               PYTHON=sys.executable,
+               PORT='29731',
                PYTHONPATH=osp.dirname(osp.dirname(osp.abspath(__file__))))
     assert proc.returncode == 0, proc.stderr[-4000:]
     r0 = torch.load(osp.join(work, 'rank0_final.pth'))
@@ -147,6 +167,7 @@ def test_dist_train_two_cpu_processes(tiny_data, tmp_path):
     assert r0.keys() == r1.keys()
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k
-    log = open(next(osp.join(dp, f) for dp, _, fs in os.walk(work) for f in fs
-                    if f.endswith('.log'))).read()
+    log = open(
+        next(osp.join(dp, f) for dp, _, fs in os.walk(work) for f in fs
+             if f.endswith('.log'))).read()
     assert 'isometry_reg:' in log and 'Distributed training: True' in log

@@ -49,8 +49,12 @@ def train_one(depth, setting, data, args):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if 'srelu' in name else decay).append(p)
-    opt = torch.optim.SGD([dict(params=decay, weight_decay=args.weight_decay),
-                           dict(params=no_decay, weight_decay=0.0)], lr=args.lr, momentum=0.9)
+    opt = torch.optim.SGD([
+        dict(params=decay, weight_decay=args.weight_decay),
+        dict(params=no_decay, weight_decay=0.0)
+    ],
+                          lr=args.lr,
+                          momentum=0.9)
     images, labels = data
     g = torch.Generator().manual_seed(args.seed + 1)
     losses, accs, grad_ratio = [], [], float('nan')
@@ -72,10 +76,14 @@ def train_one(depth, setting, data, args):
         losses.append(loss.item())
         accs.append((logits.argmax(1) == labels[idx]).float().mean().item())
     tail = [v for v in losses[-10:]]
-    return dict(depth=depth, setting=setting, losses=losses,
-                final_loss=sum(tail) / len(tail), final_accuracy=sum(accs[-10:]) / len(
-                    accs[-10:]), grad_norm_ratio_first_last=grad_ratio,
-                diverged=not math.isfinite(losses[-1]))
+    return dict(
+        depth=depth,
+        setting=setting,
+        losses=losses,
+        final_loss=sum(tail) / len(tail),
+        final_accuracy=sum(accs[-10:]) / len(accs[-10:]),
+        grad_norm_ratio_first_last=grad_ratio,
+        diverged=not math.isfinite(losses[-1]))
 
 
 def plot(results, depths, out_dir):
@@ -107,12 +115,13 @@ def main(argv=None):
     parser.add_argument('--coeff', type=float, default=1e-4)
     parser.add_argument('--num-train', type=int, default=2048)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out-dir', default=f'work_dirs/depth_trainability_'
-                        f'{time.strftime("%Y%m%d_%H%M%S")}')
+    parser.add_argument(
+        '--out-dir', default=f'work_dirs/depth_trainability_'
+        f'{time.strftime("%Y%m%d_%H%M%S")}')
     args = parser.parse_args(argv)
     if osp.exists(args.out_dir) and os.listdir(args.out_dir):
         parser.error(f'{args.out_dir} is not empty; it is not overwritten')
-    torch.set_flush_denormal(True)   # vanishing signals make denormals, which are slow on CPU
+    torch.set_flush_denormal(True)  # vanishing signals make denormals, which are slow on CPU
     data = make_gratings(args.num_train, args.size, num_classes=4, seed=args.seed)
     print(f'{"depth":>6} {"setting":<24}{"final loss":>11}{"final acc":>10}'
           f'{"|g_first|/|g_last| at init":>28}{"time (s)":>10}')
@@ -124,9 +133,10 @@ def main(argv=None):
             r['seconds'] = time.perf_counter() - t0
             results.append(r)
             status = '  diverged' if r['diverged'] else ''
-            print(f'{depth:>6} {setting:<24}{r["final_loss"]:>11.4f}{r["final_accuracy"]:>10.3f}'
-                  f'{r["grad_norm_ratio_first_last"]:>28.3e}{r["seconds"]:>10.1f}{status}',
-                  flush=True)
+            print(
+                f'{depth:>6} {setting:<24}{r["final_loss"]:>11.4f}{r["final_accuracy"]:>10.3f}'
+                f'{r["grad_norm_ratio_first_last"]:>28.3e}{r["seconds"]:>10.1f}{status}',
+                flush=True)
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
         json.dump(dict(vars(args), results=results), f)

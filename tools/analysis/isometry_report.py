@@ -30,10 +30,14 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint', nargs='?', help='omit for the model at init')
-    parser.add_argument('--all', action='store_true', help='every conv of the model, not only '
-                        'the backbone')
-    parser.add_argument('--n', type=int, default=16,
-                        help='periodic input size for the singular values (default 16)')
+    parser.add_argument(
+        '--all', action='store_true', help='every conv of the model, not only '
+        'the backbone')
+    parser.add_argument(
+        '--n',
+        type=int,
+        default=16,
+        help='periodic input size for the singular values (default 16)')
     parser.add_argument('--out-dir')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
@@ -90,8 +94,10 @@ def plot(rows, out_dir, title):
     idx = list(range(len(rows)))
     fig, ax = plt.subplots(figsize=(max(6, len(rows) * 0.12), 3.5))
     ax.bar(idx, [r['orthogonality_error'] for r in rows], color='tab:blue')
-    ax.set(xlabel='conv layer (network order)', ylabel='||Conv(A,A)-δ||_F / ||δ||_F',
-           title=f'orthogonality error: {title}')
+    ax.set(
+        xlabel='conv layer (network order)',
+        ylabel='||Conv(A,A)-δ||_F / ||δ||_F',
+        title=f'orthogonality error: {title}')
     fig.tight_layout()
     fig.savefig(osp.join(out_dir, 'orthogonality_error.png'), dpi=120)
     plt.close(fig)
@@ -102,8 +108,10 @@ def plot(rows, out_dir, title):
     ax.vlines(idx, lo, hi, color='tab:orange', lw=3)
     ax.axhline(1.0, color='k', lw=0.8, ls='--')
     ax.set_yscale('log')
-    ax.set(xlabel='conv layer (network order)', ylabel='singular values (min..max)',
-           title=f'conv operator spectrum: {title}')
+    ax.set(
+        xlabel='conv layer (network order)',
+        ylabel='singular values (min..max)',
+        title=f'conv operator spectrum: {title}')
     fig.tight_layout()
     fig.savefig(osp.join(out_dir, 'singular_values.png'), dpi=120)
     plt.close(fig)
@@ -124,8 +132,15 @@ def main(argv=None):
         writer.writeheader()
         writer.writerows(rows)
     with open(osp.join(args.out_dir, 'report.json'), 'w') as f:
-        json.dump(dict(config=args.config, checkpoint=args.checkpoint, n=args.n, convs=rows,
-                       activations=activations), f, indent=1)
+        json.dump(
+            dict(
+                config=args.config,
+                checkpoint=args.checkpoint,
+                n=args.n,
+                convs=rows,
+                activations=activations),
+            f,
+            indent=1)
     plot(rows, args.out_dir, osp.basename(args.checkpoint or 'init'))
     print(f'\nwrote {args.out_dir}/{{layers.csv,report.json,orthogonality_error.png,'
           'singular_values.png}')

@@ -21,8 +21,11 @@ import torch
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.analysis import SCHEMES, PlainCNN, jacobian_singular_values  # noqa: E402
 
-LABELS = {'kaiming_relu': 'Kaiming + ReLU', 'delta_srelu': 'Delta + SReLU (ISONet)',
-          'delta_orthogonal_tanh': 'Delta-Orthogonal + tanh'}
+LABELS = {
+    'kaiming_relu': 'Kaiming + ReLU',
+    'delta_srelu': 'Delta + SReLU (ISONet)',
+    'delta_orthogonal_tanh': 'Delta-Orthogonal + tanh'
+}
 
 
 def main(argv=None):
@@ -32,8 +35,9 @@ def main(argv=None):
     parser.add_argument('--size', type=int, default=8)
     parser.add_argument('--input-std', type=float, default=0.5)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out-dir', default=f'work_dirs/jacobian_spectrum_'
-                        f'{time.strftime("%Y%m%d_%H%M%S")}')
+    parser.add_argument(
+        '--out-dir', default=f'work_dirs/jacobian_spectrum_'
+        f'{time.strftime("%Y%m%d_%H%M%S")}')
     args = parser.parse_args(argv)
     if osp.exists(args.out_dir) and os.listdir(args.out_dir):
         parser.error(f'{args.out_dir} is not empty; it is not overwritten')
@@ -48,9 +52,13 @@ def main(argv=None):
         x = args.input_std * torch.randn(args.width, args.size, args.size, dtype=torch.float64)
         s = jacobian_singular_values(body, x).numpy()
         near_one = float(np.mean((s > 0.9) & (s < 1.1)))
-        results[scheme] = dict(singular_values=s.tolist(), mean=float(s.mean()),
-                               std=float(s.std()), min=float(s.min()), max=float(s.max()),
-                               fraction_near_one=near_one)
+        results[scheme] = dict(
+            singular_values=s.tolist(),
+            mean=float(s.mean()),
+            std=float(s.std()),
+            min=float(s.min()),
+            max=float(s.max()),
+            fraction_near_one=near_one)
         print(f'{LABELS[scheme]:<28}{s.mean():>8.3f}{s.std():>8.3f}{s.min():>10.2e}'
               f'{s.max():>10.2e}{near_one:>13.1%}')
 
@@ -67,8 +75,10 @@ def main(argv=None):
         ax.hist(s, bins=bins, histtype='step', lw=1.8, label=LABELS[scheme])
     ax.set_xscale('log')
     ax.axvline(1.0, color='k', lw=0.8, ls='--')
-    ax.set(xlabel='singular value of the input-output Jacobian', ylabel='count',
-           title=f'{args.depth} plain conv layers at init')
+    ax.set(
+        xlabel='singular value of the input-output Jacobian',
+        ylabel='count',
+        title=f'{args.depth} plain conv layers at init')
     ax.legend()
     fig.tight_layout()
     fig.savefig(osp.join(args.out_dir, 'jacobian_spectrum.png'), dpi=120)

@@ -10,35 +10,24 @@ Prints, on the same weights:
     python tools/benchmarks/bench_isometry_penalty.py [--device cuda] [--repeats 5]
 """
 import argparse
-import statistics
-import time
-
 import logging
 
 import torch
 import torch.nn as nn
+import torch.utils.benchmark as benchmark
 from mmengine.logging import MMLogger
 
 from isonet_det.models import RISONet
 from isonet_det.ops import isometry_penalty, isometry_penalty_direct
 
 
-def sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-
-
-def timed(fn, device, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def timed(fn, device, repeats):
+    """Median seconds of ``fn`` over ``repeats`` runs after a warm-up, by
+    ``torch.utils.benchmark`` (which synchronises CUDA around each run)."""
+    fn()
+    timer = benchmark.Timer(stmt='fn()', globals=dict(fn=fn), num_threads=torch.get_num_threads())
+    runs = [timer.timeit(1).median for _ in range(max(repeats, 1))]
+    return sorted(runs)[len(runs) // 2]
 
 
 def perturbed_risonet(depth, device):
@@ -79,10 +68,10 @@ def main():
     parser.add_argument('--batch-size', type=int, default=2)
     args = parser.parse_args()
     device = torch.device(args.device)
-    MMLogger.get_current_instance().setLevel(logging.WARNING)   # no per-parameter init log
+    MMLogger.get_current_instance().setLevel(logging.WARNING)  # no per-parameter init log
     torch.manual_seed(0)
     print(f'device: {device} | torch {torch.__version__} | threads {torch.get_num_threads()} | '
-          f'median of {args.repeats} runs after a warm-up')
+          f'median of {args.repeats} runs after a warm-up (torch.utils.benchmark)')
 
     print('\n1. regulariser forward+backward, every conv but the stem')
     print(f'{"model":<14}{"convs":>6}{"direct (s)":>12}{"fast (s)":>10}{"speed-up":>10}'
@@ -91,8 +80,8 @@ def main():
     for depth in (50, 101):
         model = perturbed_risonet(depth, device)
         convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m is not model.conv1]
-        fast, direct = (penalty_fwd_bwd(isometry_penalty, convs),
-                        penalty_fwd_bwd(isometry_penalty_direct, convs))
+        fast = penalty_fwd_bwd(isometry_penalty, convs)
+        direct = penalty_fwd_bwd(isometry_penalty_direct, convs)
         value_err, grad_err = compare(fast(), direct())
         t_direct = timed(direct, device, args.repeats)
         t_fast = timed(fast, device, args.repeats)

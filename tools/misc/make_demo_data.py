@@ -16,8 +16,8 @@ def main():
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     try:
-        written = generate_shapes_dataset(args.out, args.num_train, args.num_val,
-                                          args.image_size, args.seed)
+        written = generate_shapes_dataset(args.out, args.num_train, args.num_val, args.image_size,
+                                          args.seed)
     except (FileExistsError, ValueError) as e:
         parser.error(str(e))
     print(f'{"wrote" if written else "already present:"} {args.out} ({args.num_train} train / '

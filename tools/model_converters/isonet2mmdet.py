@@ -14,7 +14,7 @@ import sys
 import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from isonet_det.engine import load_checkpoint_file  # noqa: E402
+from isonet_det.engine import UntrustedCheckpointError, load_checkpoint_file  # noqa: E402
 from isonet_det.models.backbones.reference_checkpoint import \
     convert_reference_checkpoint  # noqa: E402
 
@@ -30,13 +30,16 @@ def main(argv=None):
     if osp.exists(args.dst):
         parser.error(f'{args.dst} already exists; it is not overwritten')
     try:
-        state, arch = convert_reference_checkpoint(load_checkpoint_file(args.src, 'cpu'),
-                                                   args.arch)
+        state, arch = convert_reference_checkpoint(load_checkpoint_file(args.src, 'cpu'), args.arch)
+    except UntrustedCheckpointError as e:
+        parser.error(str(e))
     except ValueError as e:
         parser.error(f'{args.src}: {e}')
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save({'state_dict': state, 'meta': dict(arch=arch, source=osp.basename(args.src))},
-               args.dst)
+    torch.save({
+        'state_dict': state,
+        'meta': dict(arch=arch, source=osp.basename(args.src))
+    }, args.dst)
     print(f'{args.src} ({arch}) -> {args.dst}: {len(state)} tensors, '
           f'{sum(v.numel() for v in state.values()):,} parameters')
 

@@ -1,20 +1,29 @@
-"""Adds the isometry regulariser (Qi et al. 2020, eq. 5/6) to training, inside the optimizer step."""
+"""Adds the isometry regulariser (Qi et al. 2020, eq. 5/6) inside the optimizer step."""
 import logging
 from typing import List, Optional
 
 import torch
 import torch.nn as nn
-from mmengine.hooks import Hook
+from mmdet.registry import HOOKS
+from mmengine.hooks import Hook, LoggerHook
 from mmengine.logging import MessageHub, print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
-from mmdet.registry import HOOKS
+from torch import Tensor
 
-from ...ops import isometry_penalty, orthonormality_penalty
+from ...ops import isometry_penalty_and_grads, orthonormality_penalty
+
+
+def _orthonormality_and_grads(convs):
+    with torch.enable_grad():
+        value = orthonormality_penalty(convs)
+        grads = torch.autograd.grad(value, [c.weight for c in convs])
+    return value.detach(), list(grads)
+
 
 REGULARIZERS = {
-    'isometry': isometry_penalty,             # Qi et al. 2020, eq. 5/6: all spatial shifts
-    'orthonormality': orthonormality_penalty,  # Xie et al. 2017: flattened filter banks
+    'isometry': isometry_penalty_and_grads,  # Qi et al. 2020, eq. 5/6: all spatial shifts
+    'orthonormality': _orthonormality_and_grads,  # Xie et al. 2017: flattened filter banks
 }
 
 
@@ -37,14 +46,19 @@ class IsometryRegularizerHook(Hook):
     adds ``coeff * d(reg)/dA`` to the conv weights' gradients inside ``optimizer.step()`` (a
     step pre-hook), which is the same update and keeps every wrapper's semantics:
 
-    - ``AmpOptimWrapper``: the hook runs after the GradScaler unscaled the gradients, and not at all
-      on the steps it skips for inf/NaN; the regulariser is computed in float32.
+    - ``AmpOptimWrapper``: with a plain or foreach optimizer the hook runs after the GradScaler
+      unscaled the gradients, and not at all on the steps it skips for inf/NaN. A fused optimizer
+      unscales inside its kernel (the GradScaler hands it ``grad_scale`` and ``found_inf``): the
+      term is then added as ``grad_scale * coeff * grad`` and multiplied by ``1 - found_inf``, so
+      the update is the same and a skipped step gets nothing, without reading either value on
+      the host. The regulariser is computed in float32 (no autocast, no TF32).
     - gradient accumulation: once per real optimizer step (the loss terms are averaged over the
       window, the regulariser enters once, as when it is added to every micro-batch's loss).
     - DDP: after the all-reduce; every rank adds the same term, so nothing is counted twice.
     - ``clip_grad``: the term is added before clipping, as it would be through the loss.
 
-    Parameters with ``requires_grad=False`` (frozen stages) are never touched.
+    Parameters with ``requires_grad=False`` (frozen stages) are never touched. The value is kept
+    on the device and read back only when the logger reports (one transfer per log interval).
 
     Args:
         coeff: gamma of eq. 6 (the reference uses 1e-4; 3e-4 for ISONet-101).
@@ -79,6 +93,8 @@ class IsometryRegularizerHook(Hook):
         self.skip_stem = skip_stem
         self.image_channels = image_channels
         self._attachments: List[_Attachment] = []
+        self._pending: List[Tensor] = []  # values not yet handed to the message hub
+        self._flush_interval = 50
 
     # -- selection -------------------------------------------------------------------------
     def select_convs(self, model: nn.Module) -> List[nn.Conv2d]:
@@ -108,31 +124,38 @@ class IsometryRegularizerHook(Hook):
     def before_train(self, runner) -> None:
         convs = self.select_convs(runner.model)
         if not convs:
-            print_log(f'IsometryRegularizerHook: no Conv2d found under {self.module!r}; the '
-                      'regulariser is off', logger='current', level=logging.WARNING)
-        wrappers = (list(runner.optim_wrapper.values())
-                    if isinstance(runner.optim_wrapper, OptimWrapperDict) else
-                    [runner.optim_wrapper])
+            print_log(
+                f'IsometryRegularizerHook: no Conv2d found under {self.module!r}; the '
+                'regulariser is off',
+                logger='current',
+                level=logging.WARNING)
+        wrappers = (
+            list(runner.optim_wrapper.values())
+            if isinstance(runner.optim_wrapper, OptimWrapperDict) else [runner.optim_wrapper])
         for wrapper in wrappers:
             params = {id(p) for g in wrapper.optimizer.param_groups for p in g['params']}
             owned = [c for c in convs if id(c.weight) in params]
             if owned:
                 self._attach(wrapper, owned)
-        print_log(f'IsometryRegularizerHook: {self.regularizer} regulariser, coeff={self.coeff} '
-                  f'on {len(convs)} convs of '
-                  f'{self.module or "the model"!r}', logger='current')
+        loggers = [h for h in getattr(runner, 'hooks', []) if isinstance(h, LoggerHook)]
+        self._flush_interval = loggers[0].interval if loggers else 50
+        print_log(
+            f'IsometryRegularizerHook: {self.regularizer} regulariser, coeff={self.coeff} '
+            f'on {len(convs)} convs of '
+            f'{self.module or "the model"!r}',
+            logger='current')
 
     def _attach(self, wrapper, convs: List[nn.Conv2d]) -> None:
         att = _Attachment(wrapper, convs)
         att.handle = wrapper.optimizer.register_step_pre_hook(
-            lambda optimizer, args, kwargs: self._add_gradient(att))
+            lambda optimizer, args, kwargs: self._add_gradient(att, before_clip=False))
         # With clip_grad the wrapper clips before optimizer.step(): add the term first, as a
         # loss term would be clipped together with the rest.
         if getattr(wrapper, 'clip_grad_kwargs', None):
             att.original_clip_grad = wrapper._clip_grad
 
             def clip_grad_with_regulariser(att=att):
-                self._add_gradient(att)
+                self._add_gradient(att, before_clip=True)
                 att.original_clip_grad()
 
             wrapper._clip_grad = clip_grad_with_regulariser
@@ -142,7 +165,25 @@ class IsometryRegularizerHook(Hook):
         for att in self._attachments:
             att.added = False
 
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        # The logger hook (priority BELOW_NORMAL) runs after this one and reads the message hub.
+        if (self.every_n_inner_iters(batch_idx, self._flush_interval)
+                or self.every_n_train_iters(runner, self._flush_interval)
+                or self.end_of_epoch(runner.train_dataloader, batch_idx)):
+            self.flush_log()
+
+    def flush_log(self) -> None:
+        """Hand the values of the past iterations to the message hub (one device read)."""
+        if not self._pending:
+            return
+        values = torch.stack(self._pending).tolist()
+        self._pending = []
+        hub = MessageHub.get_current_instance()
+        for value in values:
+            hub.update_scalar(f'train/{self.regularizer}_reg', value)
+
     def after_train(self, runner) -> None:
+        self.flush_log()
         for att in self._attachments:
             att.handle.remove()
             if att.original_clip_grad is not None:
@@ -150,22 +191,45 @@ class IsometryRegularizerHook(Hook):
         self._attachments = []
 
     # -- the update ------------------------------------------------------------------------
-    def _add_gradient(self, att: _Attachment) -> None:
+    @staticmethod
+    def _loss_scale_terms(att: _Attachment, before_clip: bool):
+        """``(grad_scale, found_inf)`` device tensors a fused optimizer receives, or ``None``s.
+
+        A fused optimizer's gradients are still scaled in its step pre-hook (``grad_scale`` set
+        by the GradScaler); on the clip path they were unscaled, and ``found_inf`` comes from the
+        scaler's per-optimizer state.
+        """
+        optimizer = att.optim_wrapper.optimizer
+        grad_scale = getattr(optimizer, 'grad_scale', None)
+        found_inf = getattr(optimizer, 'found_inf', None)
+        scaler = getattr(att.optim_wrapper, 'loss_scaler', None)
+        if before_clip and scaler is not None and scaler.is_enabled():
+            state = scaler._per_optimizer_states.get(id(optimizer), {})
+            per_device = list(state.get('found_inf_per_device', {}).values())
+            if per_device:
+                found_inf = per_device[0] if len(per_device) == 1 else sum(per_device)
+        return grad_scale, found_inf
+
+    def _add_gradient(self, att: _Attachment, before_clip: bool) -> None:
         if att.added:
             return
         att.added = True
         convs = [c for c in att.convs if c.weight.requires_grad]
         if not convs:
             return
-        with torch.enable_grad():
-            reg = self.penalty(convs)
-            grads = torch.autograd.grad(reg, [c.weight for c in convs])
+        value, grads = self.penalty(convs)
+        grad_scale, found_inf = self._loss_scale_terms(att, before_clip)
         for conv, grad in zip(convs, grads):
             w = conv.weight
-            grad = grad.to(w.dtype).mul_(self.coeff)
+            term = grad.to(w.dtype).mul_(self.coeff)
+            if grad_scale is not None:
+                term.mul_(grad_scale.to(term.dtype))
+            if found_inf is not None:
+                term.mul_(1 - found_inf.to(term.dtype))
             if w.grad is None:
-                w.grad = grad
+                w.grad = term
             else:
-                w.grad.add_(grad)
-        MessageHub.get_current_instance().update_scalar(f'train/{self.regularizer}_reg',
-                                                          reg.item())
+                w.grad.add_(term)
+        self._pending.append(value.detach().float())
+        if len(self._pending) >= max(self._flush_interval, 1) * 4:
+            self.flush_log()  # no logger reading them: keep the list bounded

@@ -1,3 +1,3 @@
-from .isonet import ISONet, IsometricBasicBlock, IsometricBottleneck, RISONet
+from .isonet import IsometricBasicBlock, IsometricBottleneck, ISONet, RISONet
 
 __all__ = ['ISONet', 'RISONet', 'IsometricBasicBlock', 'IsometricBottleneck']

@@ -18,12 +18,70 @@ from typing import Optional, Sequence, Tuple
 
 import torch.nn as nn
 import torch.utils.checkpoint as cp
+from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmdet.registry import MODELS
 from torch import Tensor
 
 from ..layers import SharedScale
+
+# Arguments of mmdet's ResNet that a stock config passes (through config inheritance) and that
+# mean nothing in a network without normalisation: accepted with one warning at their stock
+# values, refused with an explanation otherwise.
+_RESNET_ONLY_DEFAULTS = dict(
+    style='pytorch',
+    norm_eval=None,
+    conv_cfg=None,
+    dcn=None,
+    stage_with_dcn=None,
+    plugins=None,
+    deep_stem=False,
+    avg_down=False,
+    zero_init_residual=None,
+    contract_dilation=False)
+_EXTERNAL_WEIGHTS = ('torchvision://', 'open-mmlab://', 'openmmlab://', 'modelzoo://', 'mmcls://')
+
+
+def _check_resnet_only_arguments(name: str, norm_cfg, resnet_kwargs: dict) -> None:
+    """Warn once about ResNet arguments that are ignored; raise on those that cannot be."""
+    if norm_cfg is not None and norm_cfg.get('type') not in ('BN', 'SyncBN'):
+        raise ValueError(
+            f'{name} has no normalisation layers, so norm_cfg={norm_cfg} cannot be honoured. '
+            'Remove norm_cfg, or replace the inherited ResNet backbone as a whole with '
+            f"backbone=dict(_delete_=True, type='{name}', ...)")
+    ignored = ['norm_cfg'] if norm_cfg is not None else []
+    for key, value in resnet_kwargs.items():
+        if key in ('norm_eval', 'zero_init_residual', 'conv_cfg'):
+            ignored.append(key)
+        elif key == 'style' and value != 'pytorch':
+            raise ValueError(f"{name} puts the stride on the 3x3 conv (style='pytorch'); "
+                             f'style={value!r} is not supported')
+        elif key == 'stage_with_dcn' and not any(value):
+            ignored.append(key)
+        elif value == _RESNET_ONLY_DEFAULTS[key] or (key == 'style' and value == 'pytorch'):
+            ignored.append(key)
+        else:
+            raise ValueError(f'{name} does not support {key}={value!r} (a ResNet option). Remove '
+                             f"it, or use backbone=dict(_delete_=True, type='{name}', ...) to "
+                             'drop what the ResNet config set')
+    if ignored:
+        warnings.warn(f'{name}: ignoring ResNet-only argument(s) {sorted(ignored)} (inherited '
+                      'from a ResNet config?): this backbone has no normalisation, its stride is '
+                      "on the 3x3 conv and its residual branches start at 0. Use backbone=dict("
+                      f"_delete_=True, type='{name}', ...) to silence this.")
+
+
+def _check_not_external_resnet_weights(name: str, init_cfg) -> None:
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    for cfg in cfgs:
+        checkpoint = cfg.get('checkpoint') if isinstance(cfg, dict) else None
+        if isinstance(checkpoint, str) and checkpoint.startswith(_EXTERNAL_WEIGHTS):
+            raise ValueError(
+                f'{name}: init_cfg checkpoint {checkpoint!r} holds ResNet weights (with BN '
+                'layers), which do not fit this backbone. Use init_cfg=None for the reference '
+                'initialisation (training from scratch), or convert a reference ISONet/R-ISONet '
+                'ImageNet checkpoint with tools/model_converters/isonet2mmdet.py and pass '
+                "init_cfg=dict(type='Pretrained', checkpoint=<converted file>)")
 
 
 def build_activation(act_cfg: dict, num_channels: int) -> nn.Module:
@@ -39,8 +97,14 @@ def build_activation(act_cfg: dict, num_channels: int) -> nn.Module:
 
 
 def conv3x3(in_channels, out_channels, stride=1, dilation=1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=dilation,
-                     dilation=dilation, bias=False)
+    return nn.Conv2d(
+        in_channels,
+        out_channels,
+        3,
+        stride=stride,
+        padding=dilation,
+        dilation=dilation,
+        bias=False)
 
 
 def conv1x1(in_channels, out_channels, stride=1) -> nn.Conv2d:
@@ -52,8 +116,15 @@ class _IsometricBlock(BaseModule):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, planes: int, stride: int, residual: bool,
-                 act_cfg: dict, residual_scale_init: float, with_cp: bool, init_cfg=None):
+    def __init__(self,
+                 in_channels: int,
+                 planes: int,
+                 stride: int,
+                 residual: bool,
+                 act_cfg: dict,
+                 residual_scale_init: float,
+                 with_cp: bool,
+                 init_cfg=None):
         super().__init__(init_cfg)
         out_channels = planes * self.expansion
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -87,8 +158,15 @@ class IsometricBasicBlock(_IsometricBlock):
 
     expansion = 1
 
-    def __init__(self, in_channels, planes, stride=1, dilation=1, residual=True,
-                 act_cfg=dict(type='SReLU'), residual_scale_init=0.0, with_cp=False,
+    def __init__(self,
+                 in_channels,
+                 planes,
+                 stride=1,
+                 dilation=1,
+                 residual=True,
+                 act_cfg=dict(type='SReLU'),
+                 residual_scale_init=0.0,
+                 with_cp=False,
                  init_cfg=None):
         super().__init__(in_channels, planes, stride, residual, act_cfg, residual_scale_init,
                          with_cp, init_cfg)
@@ -105,8 +183,15 @@ class IsometricBottleneck(_IsometricBlock):
 
     expansion = 4
 
-    def __init__(self, in_channels, planes, stride=1, dilation=1, residual=True,
-                 act_cfg=dict(type='SReLU'), residual_scale_init=0.0, with_cp=False,
+    def __init__(self,
+                 in_channels,
+                 planes,
+                 stride=1,
+                 dilation=1,
+                 residual=True,
+                 act_cfg=dict(type='SReLU'),
+                 residual_scale_init=0.0,
+                 with_cp=False,
                  init_cfg=None):
         super().__init__(in_channels, planes, stride, residual, act_cfg, residual_scale_init,
                          with_cp, init_cfg)
@@ -139,7 +224,14 @@ class ISONet(BaseModule):
         act_cfg: activation config; SReLU gets ``num_channels`` (per-channel thresholds).
         with_cp: gradient checkpointing per block (saves memory, costs a second forward).
         pretrained: deprecated, use ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
-        init_cfg: ``None`` for the reference init (Delta on every conv but the stem).
+        init_cfg: ``None`` for the reference init (Delta on every conv but the stem), or
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` (a converted
+            reference checkpoint, or the backbone of a detector checkpoint). ResNet weights
+            (``torchvision://``, ``open-mmlab://``) are refused: they do not fit.
+        norm_cfg, style, norm_eval, zero_init_residual, conv_cfg, dcn, stage_with_dcn, plugins,
+            deep_stem, avg_down, contract_dilation: ResNet arguments a stock config passes;
+            accepted with one warning at their stock values (this network has no
+            normalisation), refused with an explanation otherwise.
 
     ``forward``: ``(N, in_channels, H, W)`` -> tuple of ``(N, base_channels * 2**i * expansion,
     H / 2**(i+2), W / 2**(i+2))`` for ``i`` in ``out_indices`` (with the default strides).
@@ -169,8 +261,13 @@ class ISONet(BaseModule):
                  with_cp: bool = False,
                  pretrained: Optional[str] = None,
                  init_cfg=None,
+                 norm_cfg: Optional[dict] = None,
                  **block_kwargs):
         name = type(self).__name__
+        resnet_kwargs = {
+            k: block_kwargs.pop(k)
+            for k in list(block_kwargs) if k in _RESNET_ONLY_DEFAULTS
+        }
         unknown = sorted(set(block_kwargs) - set(self.block_options))
         if unknown:
             raise TypeError(f'{name} got unexpected argument(s) {unknown}')
@@ -197,13 +294,21 @@ class ISONet(BaseModule):
             warnings.warn('pretrained is deprecated, use init_cfg=dict(type="Pretrained", '
                           'checkpoint=...)')
             init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        _check_not_external_resnet_weights(name, init_cfg)
+        _check_resnet_only_arguments(name, norm_cfg, resnet_kwargs)
         if init_cfg is None:
             # The reference init: Delta everywhere, the stem re-drawn with PyTorch's default
             # Conv2d init (kaiming_uniform_ with a=sqrt(5)).
             init_cfg = dict(
-                type='Delta', layer='Conv2d',
-                override=dict(name='conv1', type='Kaiming', a=math.sqrt(5), mode='fan_in',
-                              nonlinearity='leaky_relu', distribution='uniform'))
+                type='Delta',
+                layer='Conv2d',
+                override=dict(
+                    name='conv1',
+                    type='Kaiming',
+                    a=math.sqrt(5),
+                    mode='fan_in',
+                    nonlinearity='leaky_relu',
+                    distribution='uniform'))
         super().__init__(init_cfg)
 
         self.depth = depth
@@ -219,8 +324,7 @@ class ISONet(BaseModule):
         self.stage_blocks = stage_blocks[:num_stages]
 
         # stem: conv7x7/2 -> SReLU -> maxpool3x3/2
-        self.conv1 = nn.Conv2d(in_channels, self.stem_channels, 7, stride=2, padding=3,
-                               bias=False)
+        self.conv1 = nn.Conv2d(in_channels, self.stem_channels, 7, stride=2, padding=3, bias=False)
         self.act1 = build_activation(act_cfg, self.stem_channels)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
@@ -230,10 +334,16 @@ class ISONet(BaseModule):
             planes = base_channels * 2**i
             blocks = []
             for j in range(num_blocks):
-                blocks.append(self.block(
-                    channels, planes, stride=self.strides[i] if j == 0 else 1,
-                    dilation=self.dilations[i], residual=self.residual, act_cfg=act_cfg,
-                    with_cp=with_cp, **block_kwargs))
+                blocks.append(
+                    self.block(
+                        channels,
+                        planes,
+                        stride=self.strides[i] if j == 0 else 1,
+                        dilation=self.dilations[i],
+                        residual=self.residual,
+                        act_cfg=act_cfg,
+                        with_cp=with_cp,
+                        **block_kwargs))
                 channels = planes * self.block.expansion
             layer_name = f'layer{i + 1}'
             self.add_module(layer_name, nn.Sequential(*blocks))
@@ -243,8 +353,10 @@ class ISONet(BaseModule):
 
     @property
     def out_channels(self) -> Tuple[int, ...]:
-        """Channels of each returned feature map (for FPN's ``in_channels``)."""
-        return tuple(self.base_channels * 2**i * self.block.expansion for i in self.out_indices)
+        """Channels of each returned feature map, in ``forward``'s order (stage order), for
+        FPN's ``in_channels``."""
+        return tuple(self.base_channels * 2**i * self.block.expansion
+                     for i in sorted(set(self.out_indices)))
 
     def stem_convs(self) -> Tuple[nn.Conv2d, ...]:
         """Convs that read the image (the regulariser skips them, as the reference does)."""

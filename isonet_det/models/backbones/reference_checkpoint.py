@@ -8,7 +8,7 @@ Reference format (Qi et al.'s classification code): ``torch.save({'net': state_d
     s{i}.b{j}.proj.weight             -> layer{i}.{j'}.downsample.weight
     s{i}.b{j}.f.{a,b,c}.weight        -> layer{i}.{j'}.conv{1,2,3}.weight
     s{i}.b{j}.f.{a,b}_relu.srelu_bias -> layer{i}.{j'}.act{1,2}.srelu_bias
-    s{i}.b{j}.f.shared_scalar.scale   -> layer{i}.{j'}.residual_scale.scale (1,)
+    s{i}.b{j}.f.shared_scalar.scale   -> layer{i}.{j'}.residual_scale.scale ()
     s{i}.b{j}.relu.srelu_bias         -> layer{i}.{j'}.act_out.srelu_bias
     head.*                            -> dropped (classifier)
 
@@ -18,10 +18,9 @@ import re
 from collections import OrderedDict, defaultdict
 from typing import Dict, Optional, Tuple
 
-import torch
 from torch import Tensor
 
-from .isonet import ISONet, IsometricBottleneck, RISONet
+from .isonet import IsometricBottleneck, ISONet, RISONet
 
 _BLOCK_KEY = re.compile(r'^s(\d+)\.b(\d+)\.(.+)$')
 _BLOCK_PARTS = {
@@ -72,8 +71,7 @@ def parse_arch(arch: str) -> Tuple[str, int]:
     return ('RISONet' if m.group(1).startswith('r') else 'ISONet'), int(m.group(2))
 
 
-def convert_reference_checkpoint(checkpoint,
-                                 arch: Optional[str] = None) -> Tuple[OrderedDict, str]:
+def convert_reference_checkpoint(checkpoint, arch: Optional[str] = None) -> Tuple[OrderedDict, str]:
     """Reference checkpoint -> (backbone state dict for ``init_cfg=Pretrained``, arch name).
 
     Raises ``ValueError`` naming the keys when the checkpoint does not match ``arch`` (or the
@@ -86,9 +84,10 @@ def convert_reference_checkpoint(checkpoint,
         m = _BLOCK_KEY.match(key)
         if m:
             stage_block_ids[int(m.group(1))].add(int(m.group(2)))
-    block_index = {(s, j): i for s, ids in stage_block_ids.items()
-                   for i, j in enumerate(sorted(ids))}
+    block_index = {(s, j): i
+                   for s, ids in stage_block_ids.items() for i, j in enumerate(sorted(ids))}
 
+    expected = VARIANTS[variant](depth=depth).state_dict()
     converted, unknown = OrderedDict(), []
     for key, value in state.items():
         if key.startswith('head.'):
@@ -102,21 +101,27 @@ def convert_reference_checkpoint(checkpoint,
                 continue
             stage, block = int(m.group(1)), block_index[int(m.group(1)), int(m.group(2))]
             name = f'layer{stage}.{block}.{_BLOCK_PARTS[m.group(3)]}'
-        if name.endswith('srelu_bias') or name.endswith('residual_scale.scale'):
-            value = value.reshape(-1)
+        reshaped = name.endswith(('srelu_bias', 'residual_scale.scale'))
+        if reshaped and name in expected and value.numel() == expected[name].numel():
+            value = value.reshape(expected[name].shape)  # (1, C, 1, 1) -> (C,); (1,1,1,1) -> ()
         converted[name] = value
 
-    expected = VARIANTS[variant](depth=depth).state_dict()
     missing = [k for k in expected if k not in converted]
     unexpected = unknown + [k for k in converted if k not in expected]
-    shapes = [f'{k} {tuple(converted[k].shape)} != {tuple(v.shape)}'
-              for k, v in expected.items() if k in converted and converted[k].shape != v.shape]
+    shapes = [
+        f'{k} {tuple(converted[k].shape)} != {tuple(v.shape)}' for k, v in expected.items()
+        if k in converted and converted[k].shape != v.shape
+    ]
     if missing or unexpected or shapes:
+
         def head(keys):
             return ', '.join(keys[:8]) + (f' ... ({len(keys)} in all)' if len(keys) > 8 else '')
-        problems = [f'missing {head(missing)}' if missing else '',
-                    f'unexpected {head(unexpected)}' if unexpected else '',
-                    f'wrong shape {head(shapes)}' if shapes else '']
+
+        problems = [
+            f'missing {head(missing)}' if missing else '',
+            f'unexpected {head(unexpected)}' if unexpected else '',
+            f'wrong shape {head(shapes)}' if shapes else ''
+        ]
         raise ValueError(f'checkpoint does not match {variant}-{depth}: ' +
                          '; '.join(p for p in problems if p))
     return converted, f'{variant}-{depth}'

@@ -1,5 +1,6 @@
 from .delta import (DeltaInit, DeltaOrthogonalInit, delta_init_, delta_orthogonal_init_,
                     haar_orthogonal)
 
-__all__ = ['DeltaInit', 'DeltaOrthogonalInit', 'delta_init_', 'delta_orthogonal_init_',
-           'haar_orthogonal']
+__all__ = [
+    'DeltaInit', 'DeltaOrthogonalInit', 'delta_init_', 'delta_orthogonal_init_', 'haar_orthogonal'
+]

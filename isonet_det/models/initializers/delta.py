@@ -36,21 +36,23 @@ def delta_init_(tensor: Tensor, groups: int = 1) -> Tensor:
     return nn.init.dirac_(tensor, groups=groups)
 
 
-def haar_orthogonal(rows: int, cols: int, generator: Optional[torch.Generator] = None,
+def haar_orthogonal(rows: int,
+                    cols: int,
+                    generator: Optional[torch.Generator] = None,
                     dtype=torch.float32) -> Tensor:
     """A Haar-distributed ``rows x cols`` matrix with orthonormal columns or rows (smaller side).
 
-    QR of an ``n x n`` Gaussian matrix, ``n = max(rows, cols)``, with the signs of ``diag(R)``
-    moved into ``Q`` (Mezzadri 2007), then the leading ``rows x cols`` block.
+    ``torch.nn.init.orthogonal_``: QR of a Gaussian matrix with the signs of ``diag(R)`` moved
+    into ``Q`` (Mezzadri 2007), computed in float64 and cast to ``dtype``.
     """
-    n = max(rows, cols)
-    q, r = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
-    q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)
-    return q[:rows, :cols].to(dtype)
+    q = torch.empty(rows, cols, dtype=torch.float64)
+    return nn.init.orthogonal_(q, generator=generator).to(dtype)
 
 
 @torch.no_grad()
-def delta_orthogonal_init_(tensor: Tensor, gain: float = 1.0, groups: int = 1,
+def delta_orthogonal_init_(tensor: Tensor,
+                           gain: float = 1.0,
+                           groups: int = 1,
                            generator: Optional[torch.Generator] = None) -> Tensor:
     """Fill a kernel ``(O, I/groups, *k)`` with a Delta-Orthogonal kernel, in place (per group)."""
     _check_kernel(tensor, groups)

@@ -39,13 +39,14 @@ class SReLU(nn.Module):
         self.srelu_bias = nn.Parameter(torch.full((num_channels or 1, ), float(init_value)))
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.num_channels is None:
-            b = self.srelu_bias
-        else:
+        # b in the input's dtype: under autocast, fp16/bf16 activations stay fp16/bf16 (the sum
+        # with a float32 parameter would promote them, and every layer after, to float32)
+        b = self.srelu_bias.to(x.dtype)
+        if self.num_channels is not None:
             if x.dim() < 2 or x.shape[1] != self.num_channels:
                 raise ValueError(f'SReLU expects {self.num_channels} channels in dim 1, got '
                                  f'input of shape {tuple(x.shape)}')
-            b = self.srelu_bias.view(1, -1, *([1] * (x.dim() - 2)))
+            b = b.view(1, -1, *([1] * (x.dim() - 2)))
         if self.inplace and not (x.is_leaf and x.requires_grad):
             return F.relu_(x.sub_(b)) + b
         return F.relu(x - b) + b

@@ -8,12 +8,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.runner import Runner
-
 from reference_math import direct_orthonormality, direct_penalty
 
 from isonet_det.engine import IsometryRegularizerHook
@@ -28,8 +26,13 @@ class TinyDetector(nn.Module):
 
     def __init__(self, **backbone_kwargs):
         super().__init__()
-        self.backbone = RISONet(depth=18, num_stages=2, out_indices=(0, 1), base_channels=4,
-                                residual_scale_init=0.5, **backbone_kwargs)
+        self.backbone = RISONet(
+            depth=18,
+            num_stages=2,
+            out_indices=(0, 1),
+            base_channels=4,
+            residual_scale_init=0.5,
+            **backbone_kwargs)
         self.backbone.init_weights()
         self.head = nn.Conv2d(8, 3, 3, padding=1)
         with torch.no_grad():
@@ -42,14 +45,16 @@ class TinyDetector(nn.Module):
 
 def selected(model, module='backbone'):
     scope = model.backbone if module == 'backbone' else model
-    return [m for m in scope.modules()
-            if isinstance(m, nn.Conv2d) and m is not model.backbone.conv1]
+    return [
+        m for m in scope.modules() if isinstance(m, nn.Conv2d) and m is not model.backbone.conv1
+    ]
 
 
 class FakeRunner:
 
     def __init__(self, model, optim_wrapper):
         self.model, self.optim_wrapper = model, optim_wrapper
+        self.iter = 0
 
 
 def train_with_hook(model, wrapper, batches, **hook_kwargs):
@@ -64,7 +69,11 @@ def train_with_hook(model, wrapper, batches, **hook_kwargs):
     return model
 
 
-def train_by_hand(model, batches, accumulate=1, max_norm=None, module='backbone',
+def train_by_hand(model,
+                  batches,
+                  accumulate=1,
+                  max_norm=None,
+                  module='backbone',
                   penalty=direct_penalty):
     """SGD on mean-over-window(loss) + coeff * reg, the regulariser written into the loss."""
     opt = torch.optim.SGD(model.parameters(), **SGD)
@@ -132,17 +141,94 @@ def test_gradient_accumulation_adds_once_per_real_step():
 def test_added_before_gradient_clipping():
     model = TinyDetector()
     expected = train_by_hand(copy.deepcopy(model), batches(2), max_norm=0.05)
-    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD),
-                           clip_grad=dict(max_norm=0.05))
+    wrapper = OptimWrapper(
+        torch.optim.SGD(model.parameters(), **SGD), clip_grad=dict(max_norm=0.05))
     assert_same_weights(train_with_hook(model, wrapper, batches(2)), expected)
 
 
-def make_cpu_amp_wrapper(model, monkeypatch, init_scale):
+def make_cpu_amp_wrapper(model, monkeypatch, init_scale, optimizer=None, **kwargs):
     import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_module
     monkeypatch.setattr(amp_module, 'is_cuda_available', lambda: True)
-    wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), **SGD))
+    optimizer = optimizer or torch.optim.SGD(model.parameters(), **SGD)
+    wrapper = AmpOptimWrapper(optimizer=optimizer, **kwargs)
     wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=init_scale)
     return wrapper
+
+
+OPTIMIZERS = {
+    'sgd-foreach': lambda params: torch.optim.SGD(params, foreach=True, **SGD),
+    'sgd-fused': lambda params: torch.optim.SGD(params, fused=True, **SGD),
+    'adamw-fused': lambda params: torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2, fused=True),
+    'adamw-plain':
+    lambda params: torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2, foreach=False),
+}
+
+
+def train_by_hand_with(make_optimizer, model, batches, max_norm=None):
+    """``loss + coeff * reg`` by hand, stepped by a non-fused copy of the optimizer."""
+    opt = make_optimizer(model.parameters())
+    for group in opt.param_groups:
+        group['fused'] = False
+        group['foreach'] = False
+    for x in batches:
+        opt.zero_grad()
+        loss = model.loss(x) + COEFF * sum(direct_penalty(c) for c in selected(model))
+        loss.backward()
+        if max_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        opt.step()
+    return model
+
+
+@pytest.mark.parametrize('name', sorted(OPTIMIZERS))
+@pytest.mark.parametrize('max_norm', [None, 0.05])
+def test_amp_grad_scaler_is_exact_for_plain_foreach_and_fused(name, max_norm, monkeypatch):
+    """A fused optimizer unscales inside its kernel: the term must be scaled with the gradients
+    (else it enters divided by the loss scale, 1024 here)."""
+    model = TinyDetector()
+    expected = train_by_hand_with(OPTIMIZERS[name], copy.deepcopy(model), batches(2), max_norm)
+    clip = dict(clip_grad=dict(max_norm=max_norm)) if max_norm else {}
+    wrapper = make_cpu_amp_wrapper(model, monkeypatch, 1024.0, OPTIMIZERS[name](model.parameters()),
+                                   **clip)
+    assert_same_weights(train_with_hook(model, wrapper, batches(2)), expected, rtol=1e-4)
+
+
+def test_fused_term_follows_grad_scale_and_found_inf():
+    """What a fused optimizer receives: the term times grad_scale, times 0 on a skipped step."""
+    model = TinyDetector()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), fused=True, **SGD))
+    hook = IsometryRegularizerHook(coeff=COEFF)
+    hook.before_train(FakeRunner(model, wrapper))
+    att = hook._attachments[0]
+    convs = att.convs
+    reg_grads = torch.autograd.grad(
+        sum(direct_penalty(c) for c in convs), [c.weight for c in convs])
+    for found_inf in (0.0, 1.0):
+        for c in convs:
+            c.weight.grad = torch.ones_like(c.weight)
+        wrapper.optimizer.grad_scale = torch.tensor(8.0)
+        wrapper.optimizer.found_inf = torch.tensor(found_inf)
+        att.added = False
+        hook._add_gradient(att, before_clip=False)
+        for c, g in zip(convs, reg_grads):
+            expected = 1 + (1 - found_inf) * 8.0 * COEFF * g
+            torch.testing.assert_close(c.weight.grad, expected, rtol=1e-5, atol=1e-7)
+    del wrapper.optimizer.grad_scale, wrapper.optimizer.found_inf
+    hook.after_train(None)
+
+
+@pytest.mark.parametrize('name', ['sgd-fused', 'adamw-fused', 'sgd-foreach'])
+def test_amp_overflow_step_changes_nothing(name, monkeypatch):
+    model = TinyDetector()
+    before = copy.deepcopy(model)
+    wrapper = make_cpu_amp_wrapper(model, monkeypatch, 1024.0, OPTIMIZERS[name](model.parameters()))
+    hook = IsometryRegularizerHook(coeff=COEFF)
+    runner = FakeRunner(model, wrapper)
+    hook.before_train(runner)
+    hook.before_train_iter(runner, 0)
+    wrapper.update_params(model.loss(batches(1)[0]) * float('inf'))
+    assert_same_weights(model, before, rtol=0)
+    hook.after_train(runner)
 
 
 def test_amp_adds_after_unscaling(monkeypatch):
@@ -163,7 +249,7 @@ def test_amp_skipped_step_is_not_regularised(monkeypatch):
     hook._add_gradient = lambda att: (calls.append(1), original(att))
     hook.before_train(runner)
     hook.before_train_iter(runner, 0)
-    loss = model.loss(batches(1)[0]) * float('inf')     # overflow: GradScaler skips the step
+    loss = model.loss(batches(1)[0]) * float('inf')  # overflow: GradScaler skips the step
     wrapper.update_params(loss)
     assert calls == []
     assert_same_weights(model, before, rtol=0)
@@ -187,7 +273,7 @@ def test_selection_skips_stem_and_follows_module():
     everything = IsometryRegularizerHook(module=None).select_convs(model)
     assert model.backbone.conv1 not in backbone and model.backbone.conv1 not in everything
     assert model.head not in backbone and model.head in everything
-    assert len(backbone) == 2 * 2 * 2 + 1    # 2 stages x 2 blocks x 2 convs + 1 projection
+    assert len(backbone) == 2 * 2 * 2 + 1  # 2 stages x 2 blocks x 2 convs + 1 projection
     with_stem = IsometryRegularizerHook(skip_stem=False).select_convs(model)
     assert model.backbone.conv1 in with_stem
     # any model, not only R-ISONet: a conv reading the 3-channel image is the stem
@@ -204,6 +290,35 @@ def test_logs_the_regulariser_value():
     train_with_hook(model, wrapper, batches(1))
     logged = MessageHub.get_current_instance().get_scalar('train/isometry_reg').current()
     assert logged == pytest.approx(value, rel=1e-5)
+
+
+def test_value_is_read_back_only_when_the_logger_reports(monkeypatch):
+    model = TinyDetector()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD))
+    hook = IsometryRegularizerHook(coeff=COEFF)
+    runner = FakeRunner(model, wrapper)
+    hook.before_train(runner)
+    hook._flush_interval = 3
+    reads = []
+    for name in ('item', 'tolist', '__float__'):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(
+            torch.Tensor,
+            name,
+            lambda self, *a, _o=original, _n=name: reads.append(_n) or _o(self, *a))
+    hub = MessageHub.get_current_instance()
+    before = len(hub.get_scalar('train/isometry_reg').data[0]) \
+        if 'train/isometry_reg' in hub.log_scalars else 0
+    for i, x in enumerate(batches(3)):
+        hook.before_train_iter(runner, i)
+        wrapper.update_params(model.loss(x))
+        if i < 2:
+            assert reads == [], i  # no host read inside a training step
+        runner.train_dataloader = list(range(10))
+        hook.after_train_iter(runner, i)
+    assert reads == ['tolist']  # one read for the three iterations
+    assert len(hub.get_scalar('train/isometry_reg').data[0]) == before + 3
+    hook.after_train(runner)
 
 
 # ---------------------------------------------------------------------- DDP, two processes
@@ -270,14 +385,18 @@ class RunnerModel(BaseModel):
 
 def test_in_a_runner_from_config(tmp_path):
     model = RunnerModel()
-    expected = train_by_hand(copy.deepcopy(model.net),
-                             [torch.stack(b) for b in _runner_batches()])
+    expected = train_by_hand(copy.deepcopy(model.net), [torch.stack(b) for b in _runner_batches()])
     dataset = [dict(inputs=x) for b in _runner_batches() for x in b]
     runner = Runner(
-        model=model, work_dir=str(tmp_path), default_scope='mmdet',
-        train_dataloader=dict(dataset=dataset, batch_size=2, num_workers=0,
-                              sampler=dict(type='DefaultSampler', shuffle=False),
-                              collate_fn=dict(type='pseudo_collate')),
+        model=model,
+        work_dir=str(tmp_path),
+        default_scope='mmdet',
+        train_dataloader=dict(
+            dataset=dataset,
+            batch_size=2,
+            num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='pseudo_collate')),
         train_cfg=dict(by_epoch=False, max_iters=3),
         optim_wrapper=dict(optimizer=dict(type='SGD', **SGD)),
         custom_hooks=[dict(type='IsometryRegularizerHook', coeff=COEFF)],

@@ -9,10 +9,14 @@ from isonet_det.ops import isometry_penalty
 
 # Parameter counts of the reference code's backbones (everything but the classifier head).
 REFERENCE_PARAMS = {
-    (ISONet, 18): 10_998_784, (ISONet, 34): 21_103_232,
-    (ISONet, 50): 20_708_736, (ISONet, 101): 39_674_752,
-    (RISONet, 18): 11_170_824, (RISONet, 34): 21_275_280,
-    (RISONet, 50): 23_477_648, (RISONet, 101): 42_443_681,
+    (ISONet, 18): 10_998_784,
+    (ISONet, 34): 21_103_232,
+    (ISONet, 50): 20_708_736,
+    (ISONet, 101): 39_674_752,
+    (RISONet, 18): 11_170_824,
+    (RISONet, 34): 21_275_280,
+    (RISONet, 50): 23_477_648,
+    (RISONet, 101): 42_443_681,
 }
 
 
@@ -24,8 +28,8 @@ def count(model, kind):
 def test_parameter_counts_equal_the_reference(cls, depth):
     model = cls(depth=depth)
     assert sum(p.numel() for p in model.parameters()) == REFERENCE_PARAMS[cls, depth]
-    assert not any(isinstance(m, (nn.modules.batchnorm._NormBase, nn.GroupNorm))
-                   for m in model.modules())
+    assert not any(
+        isinstance(m, (nn.modules.batchnorm._NormBase, nn.GroupNorm)) for m in model.modules())
     assert all(m.bias is None for m in model.modules() if isinstance(m, nn.Conv2d))
 
 
@@ -39,8 +43,8 @@ def test_risonet50_feature_pyramid():
     model = RISONet(depth=50)
     model.init_weights()
     outs = model(torch.randn(1, 3, 64, 96))
-    assert [tuple(o.shape) for o in outs] == [(1, 256, 16, 24), (1, 512, 8, 12),
-                                              (1, 1024, 4, 6), (1, 2048, 2, 3)]
+    assert [tuple(o.shape) for o in outs] == [(1, 256, 16, 24), (1, 512, 8, 12), (1, 1024, 4, 6),
+                                              (1, 2048, 2, 3)]
     assert model.out_channels == (256, 512, 1024, 2048)
 
 
@@ -61,7 +65,7 @@ def test_reference_init():
     model = RISONet(depth=50)
     model.init_weights()
     w = model.layer2[0].conv2.weight
-    assert torch.equal(w, nn.init.dirac_(torch.empty_like(w)))          # Delta
+    assert torch.equal(w, nn.init.dirac_(torch.empty_like(w)))  # Delta
     stem = model.conv1.weight
     assert stem[:, :, 3, 3].abs().sum() > 0 and stem[:, :, 0, 0].abs().sum() > 0  # not Delta
     assert all((m.srelu_bias == -1).all() for m in model.modules() if isinstance(m, SReLU))
@@ -91,8 +95,8 @@ def test_frozen_stages_freeze_stem_and_stages():
 
 
 def test_with_cp_gives_the_same_outputs_and_gradients():
-    kwargs = dict(depth=18, num_stages=2, out_indices=(0, 1), base_channels=8,
-                  residual_scale_init=0.3)
+    kwargs = dict(
+        depth=18, num_stages=2, out_indices=(0, 1), base_channels=8, residual_scale_init=0.3)
     a, b = RISONet(**kwargs), RISONet(with_cp=True, **kwargs)
     a.init_weights()
     b.load_state_dict(a.state_dict())
@@ -119,8 +123,8 @@ def test_pretrained_init_cfg_loads_a_checkpoint(tmp_path):
 def test_registry_build_in_mmdet_scope_with_fpn():
     with DefaultScope.overwrite_default_scope('mmdet'):
         backbone = MODELS.build(dict(type='RISONet', depth=50, out_indices=(1, 2, 3)))
-        neck = MODELS.build(dict(type='FPN', in_channels=[512, 1024, 2048], out_channels=32,
-                                 num_outs=3))
+        neck = MODELS.build(
+            dict(type='FPN', in_channels=[512, 1024, 2048], out_channels=32, num_outs=3))
     outs = neck(backbone(torch.randn(1, 3, 64, 64)))
     assert [tuple(o.shape) for o in outs] == [(1, 32, 8, 8), (1, 32, 4, 4), (1, 32, 2, 2)]
 

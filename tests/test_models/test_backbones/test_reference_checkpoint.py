@@ -73,13 +73,45 @@ def test_converter_tool(tmp_path):
     src, dst = tmp_path / 'ref.pth', tmp_path / 'out' / 'risonet18.pth'
     torch.save(reference_checkpoint(RISONet(depth=18)), src)
     tool = f'{ROOT}/tools/model_converters/isonet2mmdet.py'
-    run = subprocess.run([sys.executable, tool, str(src), str(dst), '--arch', 'RISONet-18'],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, tool, str(src),
+         str(dst), '--arch', 'RISONet-18'],
+        capture_output=True,
+        text=True)
     assert run.returncode == 0, run.stderr
     assert 'RISONet-18' in run.stdout and dst.exists()
-    again = subprocess.run([sys.executable, tool, str(src), str(dst)], capture_output=True,
-                           text=True)
+    again = subprocess.run(
+        [sys.executable, tool, str(src), str(dst)], capture_output=True, text=True)
     assert again.returncode != 0 and 'not overwritten' in again.stderr
-    wrong = subprocess.run([sys.executable, tool, str(src), str(tmp_path / 'x.pth'), '--arch',
-                            'ISONet-50'], capture_output=True, text=True)
+    wrong = subprocess.run(
+        [sys.executable, tool,
+         str(src), str(tmp_path / 'x.pth'), '--arch', 'ISONet-50'],
+        capture_output=True,
+        text=True)
     assert wrong.returncode != 0 and 'does not match ISONet-50' in wrong.stderr
+
+
+def test_legacy_format_reference_checkpoint_converts_and_loads(tmp_path):
+    """The reference ImageNet files were written by PyTorch 1.4: torch's legacy (pre-zip)
+    format. They go through the weights-only loader, convert, and load into the backbone."""
+    import zipfile
+    src_model = randomised(RISONet(depth=50))
+    src, dst = tmp_path / 'risonet50_ref.pth', tmp_path / 'risonet50_mmdet.pth'
+    torch.save(reference_checkpoint(src_model), src, _use_new_zipfile_serialization=False)
+    assert not zipfile.is_zipfile(src)
+    tool = f'{ROOT}/tools/model_converters/isonet2mmdet.py'
+    run = subprocess.run([sys.executable, tool, str(src), str(dst)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    backbone = RISONet(depth=50, init_cfg=dict(type='Pretrained', checkpoint=str(dst)))
+    backbone.init_weights()
+    for (name, a), b in zip(src_model.state_dict().items(), backbone.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_old_residual_scale_shape_still_loads():
+    """isonet-det 0.1 stored the residual scale as shape (1,); mmcv's Scale holds a 0-dim one."""
+    model = RISONet(depth=18)
+    state = model.state_dict()
+    state['layer1.0.residual_scale.scale'] = torch.tensor([0.25])
+    model.load_state_dict(state)
+    assert model.layer1[0].residual_scale.scale.item() == 0.25

@@ -4,8 +4,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import initialize
 
-from isonet_det.models.initializers import (delta_init_, delta_orthogonal_init_,
-                                            haar_orthogonal)
+from isonet_det.models.initializers import delta_init_, delta_orthogonal_init_, haar_orthogonal
 from isonet_det.ops import isometry_penalty
 
 
@@ -32,8 +31,8 @@ def test_delta_orthogonal_preserves_norm_with_circular_padding(c_in, c_out, k):
     delta_orthogonal_init_(conv.weight)
     x = torch.randn(16, c_in, 9, 9, dtype=torch.float64)
     y = circular_conv(conv.double(), x)
-    torch.testing.assert_close(y.flatten(1).norm(dim=1), x.flatten(1).norm(dim=1),
-                               rtol=1e-5, atol=0)
+    torch.testing.assert_close(
+        y.flatten(1).norm(dim=1), x.flatten(1).norm(dim=1), rtol=1e-5, atol=0)
 
 
 def test_delta_orthogonal_wide_input_is_a_coisometry():

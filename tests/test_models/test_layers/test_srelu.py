@@ -15,7 +15,7 @@ def test_forward_is_max_with_per_channel_threshold():
     x = torch.randn(2, 3, 4, 5)
     expected = torch.maximum(x, act.srelu_bias.view(1, 3, 1, 1))
     torch.testing.assert_close(act(x), expected)
-    assert act(torch.randn(2, 3, 7)).shape == (2, 3, 7)   # any number of trailing dims
+    assert act(torch.randn(2, 3, 7)).shape == (2, 3, 7)  # any number of trailing dims
 
 
 def test_default_init_is_minus_one_and_shared_without_channels():
@@ -64,7 +64,7 @@ def test_built_by_mmcv_without_and_with_a_default_scope():
 
 def test_usable_as_conv_module_activation():
     m = ConvModule(3, 8, 3, padding=1, act_cfg=dict(type='SReLU'))
-    assert isinstance(m.activate, SReLU) and m.activate.inplace   # ConvModule adds inplace=True
+    assert isinstance(m.activate, SReLU) and m.activate.inplace  # ConvModule adds inplace=True
     x = torch.randn(2, 3, 8, 8, requires_grad=True)
     y = m(x)
     y.sum().backward()
@@ -83,12 +83,14 @@ def test_paramwise_cfg_reaches_srelu_and_residual_scales():
     """The optimizer settings the shipped configs use: SReLU no decay, scales at lr x0.1."""
     model = nn.Module()
     model.backbone = RISONet(depth=18, num_stages=2, out_indices=(1, ), base_channels=8)
-    wrapper = build_optim_wrapper(model, dict(
-        optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
-        paramwise_cfg=dict(custom_keys={
-            'srelu': dict(decay_mult=0.0),
-            'residual_scale': dict(lr_mult=0.1)
-        })))
+    wrapper = build_optim_wrapper(
+        model,
+        dict(
+            optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4),
+            paramwise_cfg=dict(custom_keys={
+                'srelu': dict(decay_mult=0.0),
+                'residual_scale': dict(lr_mult=0.1)
+            })))
     by_param = {id(p): g for g in wrapper.optimizer.param_groups for p in g['params']}
     names = dict(model.named_parameters())
     srelu = [n for n in names if n.endswith('srelu_bias')]

@@ -1,4 +1,0 @@
-# As mask-rcnn_risonet50_fpn_ms-poly-3x_coco.py with an R-ISONet-101 backbone (same batch and schedule assumptions).
-_base_ = './mask-rcnn_risonet50_fpn_ms-poly-3x_coco.py'
-
-model = dict(backbone=dict(depth=101))
