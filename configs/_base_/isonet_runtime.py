@@ -10,3 +10,22 @@ isonet_paramwise_cfg = dict(custom_keys={
     'srelu': dict(decay_mult=0.0),
     'residual_scale': dict(lr_mult=0.1)
 })
+
+# The two training recipes of a normalisation-free backbone, defined once; each config picks one
+# with `optim_wrapper = {{_base_.isonet_<family>_optim_wrapper}}` (merged into the stock one).
+# From converted ImageNet weights: the stock ResNet recipe (lr 0.02 for batch 16, 500-iteration
+# warm-up) plus gradient clipping: without normalisation nothing else bounds a bad step.
+isonet_pretrained_optim_wrapper = dict(
+    clip_grad=dict(max_norm=35, norm_type=2), paramwise_cfg=isonet_paramwise_cfg)
+# From scratch, on MMDetection's GN scratch recipe (6x): clipping, half its learning rate and a
+# 2000-iteration warm-up, since the whole backbone trains from a near-linear start with nothing
+# normalising its activations. Checked by smoke runs (tools/analysis/config_smoke_run.py), not on
+# COCO.
+isonet_scratch_optim_wrapper = dict(
+    optimizer=dict(lr=0.01),
+    clip_grad=dict(max_norm=35, norm_type=2),
+    paramwise_cfg=isonet_paramwise_cfg)
+isonet_scratch_param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=2000),
+    dict(type='MultiStepLR', begin=0, end=73, by_epoch=True, milestones=[65, 71], gamma=0.1)
+]

@@ -1,23 +1,10 @@
-# Mask R-CNN + FPN, ISONet-50 from the reference ImageNet weights, 1x (12 epochs),
-# COCO 2017 (data/coco/). Like-for-like baseline: configs/baselines/mask-rcnn_r50_fpn_1x_coco.py
-# (ResNet-50 with BN from ImageNet weights, same schedule, batch and lr).
-#
-# Weights: convert the reference checkpoint once (never overwritten, keys checked):
-#   python tools/model_converters/isonet2mmdet.py isonet50.pth checkpoints/isonet50_mmdet.pth
-# Recipe: as the ResNet config (batch 16 = 8 GPUs x 2 images, lr 0.02 after a 500-iteration
-# linear warm-up, stem and first stage frozen), plus gradient clipping (max norm 35): without
-# normalisation nothing else bounds a bad step. --auto-scale-lr for another total batch.
-_base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', '../_base_/isonet_runtime.py']
+# As ../risonet/mask-rcnn_risonet50-pretrained_fpn_1x_coco.py with an ISONet-50 backbone (no
+# shortcuts) from the reference ImageNet weights (tools/model_converters/isonet2mmdet.py
+# ISONet-50.pth checkpoints/isonet50_mmdet.pth); same recipe, schedule and baseline:
+# configs/baselines/mask-rcnn_r50_fpn_1x_coco.py.
+_base_ = '../risonet/mask-rcnn_risonet50-pretrained_fpn_1x_coco.py'
 
 model = dict(
     backbone=dict(
-        _delete_=True,
         type='ISONet',
-        depth=50,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=1,
-        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/isonet50_mmdet.pth')))
-
-optim_wrapper = dict(
-    clip_grad=dict(max_norm=35, norm_type=2),
-    paramwise_cfg={{_base_.isonet_paramwise_cfg}})
+        init_cfg=dict(checkpoint='checkpoints/isonet50_mmdet.pth')))

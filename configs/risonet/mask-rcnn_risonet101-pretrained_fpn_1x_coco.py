@@ -1,5 +1,6 @@
-# As mask-rcnn_risonet50-pretrained_fpn_1x_coco.py with a depth-101 backbone (same schedule, batch and lr).
-# Like-for-like baseline: configs/baselines/mask-rcnn_r101_fpn_1x_coco.py (ResNet-101 with BN from ImageNet weights).
+# As mask-rcnn_risonet50-pretrained_fpn_1x_coco.py with a depth-101 backbone (same schedule, batch
+# and lr). Like-for-like baseline: configs/baselines/mask-rcnn_r101_fpn_1x_coco.py (ResNet-101 with
+# BN from ImageNet weights).
 _base_ = './mask-rcnn_risonet50-pretrained_fpn_1x_coco.py'
 
 model = dict(

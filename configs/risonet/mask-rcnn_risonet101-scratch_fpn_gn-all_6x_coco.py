@@ -1,5 +1,6 @@
-# As mask-rcnn_risonet50-scratch_fpn_gn-all_6x_coco.py with a depth-101 backbone (same schedule, batch and lr).
-# Like-for-like baseline: configs/baselines/mask-rcnn_r101-scratch_fpn_gn-all_6x_coco.py (ResNet-101 from scratch with GN).
+# As mask-rcnn_risonet50-scratch_fpn_gn-all_6x_coco.py with a depth-101 backbone (same schedule,
+# batch and lr). Like-for-like baseline:
+# configs/baselines/mask-rcnn_r101-scratch_fpn_gn-all_6x_coco.py (ResNet-101 from scratch with GN).
 _base_ = './mask-rcnn_risonet50-scratch_fpn_gn-all_6x_coco.py'
 
 model = dict(backbone=dict(depth=101))

@@ -8,7 +8,9 @@ regulariser hook, initialisation) is kept; what needs COCO or a download is repl
   from the reference initialisation, in the converter's format; ResNet weights from the model zoo
   (``torchvision://``) cannot be downloaded, so those backbones start from their default init;
 - the schedule: the config's linear warm-up compressed to the first third of the run, then its
-  base learning rate.
+  base learning rate;
+- the sizes that scale with the images: at most 1000 RPN proposals before NMS and 300 after, 128
+  sampled RoIs per image (COCO configs: 2000 / 1000 / 512).
 
 The run passes when every loss is finite and the mean loss of the last 5 iterations is below
 that of the first 5.
@@ -85,6 +87,12 @@ def smoke_config(config: str,
     cfg.model.roi_head.bbox_head.num_classes = len(CLASSES)
     if with_mask:
         cfg.model.roi_head.mask_head.num_classes = len(CLASSES)
+
+    train_cfg = cfg.model.get('train_cfg', {})
+    if 'rpn_proposal' in train_cfg:
+        train_cfg.rpn_proposal.update(nms_pre=1000, max_per_img=300)
+    if 'rcnn' in train_cfg:
+        train_cfg.rcnn.sampler.num = 128
 
     backbone = cfg.model.backbone
     init = backbone.get('init_cfg')
