@@ -8,3 +8,5 @@ model = dict(
     backbone=dict(
         type='ISONet',
         init_cfg=dict(checkpoint='checkpoints/isonet50_mmdet.pth')))
+# the backbone at 0.2x lr (configs/_base_/isonet_runtime.py: isonet_plain_paramwise_cfg)
+optim_wrapper = dict(paramwise_cfg={{_base_.isonet_plain_paramwise_cfg}})

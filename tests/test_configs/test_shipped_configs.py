@@ -129,3 +129,30 @@ def test_config_recipes_survive_a_smoke_run(tmp_path):
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     rows = [line for line in run.stdout.splitlines() if line.rstrip().endswith(' ok')]
     assert len(rows) == len(SMOKE_CONFIGS), run.stdout
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in ISONET_CONFIGS if '/isonet/' in p], ids=lambda p: osp.basename(p))
+def test_isonet_backbone_trains_at_a_fifth_of_the_lr(path):
+    """ISONet (no shortcuts): every backbone parameter at 0.2x lr (the reference's ISONet /
+    R-ISONet lr ratio), everything else at the config's lr, SReLU thresholds without decay."""
+    import logging
+
+    from mmengine.logging import MMLogger
+    from mmengine.optim import build_optim_wrapper
+    register_all_modules()
+    __import__('isonet_det')
+    MMLogger.get_current_instance().setLevel(logging.ERROR)
+    cfg = Config.fromfile(path)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.backbone.frozen_stages = -1
+    model = MODELS.build(cfg.model)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    base_lr, names = cfg.optim_wrapper.optimizer.lr, {id(p): n for n, p in model.named_parameters()}
+    for group in wrapper.optimizer.param_groups:
+        for param in group['params']:
+            name = names[id(param)]
+            expected = 0.2 * base_lr if name.startswith('backbone.') else base_lr
+            assert group['lr'] == pytest.approx(expected), name
+            if 'srelu' in name:
+                assert group['weight_decay'] == 0, name
