@@ -73,7 +73,10 @@ def test_isonet_configs_enable_the_method(path):
     hooks = [h for h in cfg.custom_hooks if h.type == 'IsometryRegularizerHook']
     assert len(hooks) == 1 and hooks[0].coeff == 1e-4 and hooks[0].module == 'backbone'
     keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
-    assert keys['srelu'] == dict(decay_mult=0.0) and keys['residual_scale'] == dict(lr_mult=0.1)
+    assert keys['srelu']['decay_mult'] == 0.0 and keys['residual_scale'] == dict(lr_mult=0.1)
+    # ISONet's backbone (SReLU thresholds included) at 0.2x lr; R-ISONet's at the full rate
+    assert keys['srelu'].get('lr_mult',
+                             1.0) == (0.2 if cfg.model.backbone.type == 'ISONet' else 1.0)
     assert cfg.model.backbone.type in ('ISONet', 'RISONet')
     assert 'norm_cfg' not in cfg.model.backbone and 'auto_scale_lr' in cfg
 
