@@ -26,7 +26,7 @@ setup(
         'torch>=2.6',
         'torchvision',
         'mmcv>=2.0.0rc4,<2.2.0',
-        # mmengine imports pkg_resources (gone in setuptools 81); torch 2.13 wants >= 77.0.3
+        # mmengine imports pkg_resources (gone in setuptools 81); torch 2.14 wants >= 77.0.3
         'setuptools>=77.0.3,<81',
         'mmengine==0.10.7',
         'mmdet==3.3.0',
