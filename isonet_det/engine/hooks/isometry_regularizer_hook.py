@@ -34,6 +34,7 @@ class _Attachment:
         self.optim_wrapper = optim_wrapper
         self.convs = convs
         self.added = False
+        self.steps = 0  # optimizer steps that reached the hook
         self.handle = None
         self.original_clip_grad = None
 
@@ -71,6 +72,11 @@ class IsometryRegularizerHook(Hook):
         regularizer: ``'isometry'`` (default, eq. 5/6) or ``'orthonormality'`` (Xie et al.
             2017: ``1/2 ||W W^T - I||_F^2`` of the flattened ``C_out x C_in k^2`` filter banks;
             cheaper, no spatial shifts). Logged as ``isometry_reg`` / ``orthonormality_reg``.
+        interval: lazy regularisation (Karras et al., CVPR 2020, Sec. 4 / App. B, for R1):
+            ``interval * coeff * grad`` is added on every ``interval``-th optimizer step (the
+            1st, the ``interval + 1``-th, ...) and nothing in between, so the regulariser costs
+            ``1 / interval`` of its time with the same expected update. Default 1: every step,
+            exactly the reference.
     """
 
     priority = 'NORMAL'
@@ -80,7 +86,10 @@ class IsometryRegularizerHook(Hook):
                  module: Optional[str] = 'backbone',
                  skip_stem: bool = True,
                  image_channels: int = 3,
-                 regularizer: str = 'isometry'):
+                 regularizer: str = 'isometry',
+                 interval: int = 1):
+        if not isinstance(interval, int) or interval < 1:
+            raise ValueError(f'interval must be an integer >= 1, got {interval!r}')
         if coeff < 0:
             raise ValueError(f'coeff must be >= 0, got {coeff}')
         if regularizer not in REGULARIZERS:
@@ -89,6 +98,7 @@ class IsometryRegularizerHook(Hook):
         self.regularizer = regularizer
         self.penalty = REGULARIZERS[regularizer]
         self.coeff = float(coeff)
+        self.interval = interval
         self.module = module or ''
         self.skip_stem = skip_stem
         self.image_channels = image_channels
@@ -140,9 +150,8 @@ class IsometryRegularizerHook(Hook):
         loggers = [h for h in getattr(runner, 'hooks', []) if isinstance(h, LoggerHook)]
         self._flush_interval = loggers[0].interval if loggers else 50
         print_log(
-            f'IsometryRegularizerHook: {self.regularizer} regulariser, coeff={self.coeff} '
-            f'on {len(convs)} convs of '
-            f'{self.module or "the model"!r}',
+            f'IsometryRegularizerHook: {self.regularizer} regulariser, coeff={self.coeff}, '
+            f'interval={self.interval}, on {len(convs)} convs of {self.module or "the model"!r}',
             logger='current')
 
     def _attach(self, wrapper, convs: List[nn.Conv2d]) -> None:
@@ -214,6 +223,9 @@ class IsometryRegularizerHook(Hook):
         if att.added:
             return
         att.added = True
+        att.steps += 1
+        if (att.steps - 1) % self.interval:
+            return
         convs = [c for c in att.convs if c.weight.requires_grad]
         if not convs:
             return
@@ -221,7 +233,7 @@ class IsometryRegularizerHook(Hook):
         grad_scale, found_inf = self._loss_scale_terms(att, before_clip)
         for conv, grad in zip(convs, grads):
             w = conv.weight
-            term = grad.to(w.dtype).mul_(self.coeff)
+            term = grad.to(w.dtype).mul_(self.coeff * self.interval)
             if grad_scale is not None:
                 term.mul_(grad_scale.to(term.dtype))
             if found_inf is not None:

@@ -411,3 +411,32 @@ def test_in_a_runner_from_config(tmp_path):
 def _runner_batches():
     g = torch.Generator().manual_seed(7)
     return [[torch.randn(3, 32, 32, generator=g) for _ in range(2)] for _ in range(3)]
+
+
+# ---------------------------------------------------------------------- lazy regularisation
+@pytest.mark.parametrize('interval', [2, 3])
+def test_lazy_regularisation_adds_interval_times_the_term_every_interval_steps(interval):
+    """Steps 1, interval + 1, ...: loss + interval * coeff * reg; the steps between: loss."""
+    model = TinyDetector()
+    expected = copy.deepcopy(model)
+    opt = torch.optim.SGD(expected.parameters(), **SGD)
+    for step, x in enumerate(batches(5)):
+        opt.zero_grad()
+        loss = expected.loss(x)
+        if step % interval == 0:
+            loss = loss + interval * COEFF * sum(direct_penalty(c) for c in selected(expected))
+        loss.backward()
+        opt.step()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD))
+    got = train_with_hook(model, wrapper, batches(5), interval=interval)
+    assert_same_weights(got, expected)
+
+
+def test_interval_one_is_the_reference_and_bad_intervals_are_refused():
+    model = TinyDetector()
+    expected = train_by_hand(copy.deepcopy(model), batches(3))
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), **SGD))
+    assert_same_weights(train_with_hook(model, wrapper, batches(3), interval=1), expected)
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match='interval'):
+            IsometryRegularizerHook(interval=bad)
