@@ -16,6 +16,7 @@ The run passes when every loss is finite and the mean loss of the last 5 iterati
 that of the first 5.
 """
 import copy
+import os
 import os.path as osp
 import time
 from dataclasses import dataclass
@@ -25,11 +26,9 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-from ..datasets import generate_shapes_dataset
+from ..datasets import CATEGORIES, generate_shapes_dataset
 
 __all__ = ['SmokeResult', 'smoke_run', 'make_smoke_data']
-
-CLASSES = ('rectangle', 'ellipse', 'triangle')
 
 
 @dataclass
@@ -84,9 +83,9 @@ def smoke_config(config: str,
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     with_mask = 'mask_head' in cfg.model.get('roi_head', {})
-    cfg.model.roi_head.bbox_head.num_classes = len(CLASSES)
+    cfg.model.roi_head.bbox_head.num_classes = len(CATEGORIES)
     if with_mask:
-        cfg.model.roi_head.mask_head.num_classes = len(CLASSES)
+        cfg.model.roi_head.mask_head.num_classes = len(CATEGORIES)
 
     train_cfg = cfg.model.get('train_cfg', {})
     if 'rpn_proposal' in train_cfg:
@@ -96,13 +95,11 @@ def smoke_config(config: str,
 
     backbone = cfg.model.backbone
     init = backbone.get('init_cfg')
-    if isinstance(init, dict) and init.get('type') == 'Pretrained':
-        if backbone.type in ('ISONet', 'RISONet'):
-            init.checkpoint = _pretrained_backbone_checkpoint(
-                backbone.to_dict(), osp.join(work_dir, 'backbone_init.pth'))
-            init.pop('prefix', None)
-        else:
-            backbone.init_cfg = None
+    if (isinstance(init, dict) and init.get('type') == 'Pretrained'
+            and backbone.type in ('ISONet', 'RISONet')):
+        init.checkpoint = _pretrained_backbone_checkpoint(backbone.to_dict(),
+                                                          osp.join(work_dir, 'backbone_init.pth'))
+        init.pop('prefix', None)
 
     def no_download(node):
         checkpoint = node['init_cfg'].get('checkpoint')
@@ -111,7 +108,7 @@ def smoke_config(config: str,
 
     _walk_init_cfgs(cfg.model, no_download)
 
-    metainfo = dict(classes=CLASSES)
+    metainfo = dict(classes=CATEGORIES)
     pipeline = [
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations', with_bbox=True, with_mask=with_mask),
@@ -174,8 +171,6 @@ def smoke_run(config: str,
               image_size: int = 128,
               seed: int = 0) -> SmokeResult:
     """Train ``config`` for ``iters`` iterations as :func:`smoke_config` sets it up."""
-    import os
-
     from mmengine.runner import Runner
     os.makedirs(work_dir, exist_ok=True)
     cfg = smoke_config(config, data_root, work_dir, iters, image_size, seed)

@@ -14,6 +14,29 @@ def _matmul_backend(device_type: str):
     return None
 
 
+def _tf32_switch(device_type: str):
+    """``(backend, flag, user value, full-precision value)`` when TF32 is on, else ``None``."""
+    backend = _matmul_backend(device_type)
+    if backend is None:
+        return None
+    if hasattr(backend, 'fp32_precision'):
+        precision = backend.fp32_precision
+        if precision == 'none':
+            precision = getattr(torch.backends, 'fp32_precision', 'none')
+        if precision in ('ieee', 'none'):
+            return None
+    elif device_type != 'cuda':
+        return None
+    if device_type == 'cuda':
+        try:
+            allowed = backend.allow_tf32
+        except RuntimeError:  # the user set the new API: reading the legacy flag is refused
+            allowed = None
+        if allowed is not None:
+            return (backend, 'allow_tf32', True, False) if allowed else None
+    return backend, 'fp32_precision', backend.fp32_precision, 'ieee'
+
+
 @contextmanager
 def full_fp32_matmul(device_type: str):
     """Run float32 matmuls on ``device_type`` in full (IEEE) precision, then restore.
@@ -25,36 +48,13 @@ def full_fp32_matmul(device_type: str):
     nothing is touched when TF32 is off (the default), and otherwise the flag is switched through
     the API the user set it with.
     """
-    backend = _matmul_backend(device_type)
-    new_api = backend is not None and hasattr(backend, 'fp32_precision')
-    precision = backend.fp32_precision if new_api else None
-    if new_api and precision == 'none':
-        precision = getattr(torch.backends, 'fp32_precision', 'none')
-    if new_api and precision in ('ieee', 'none'):
+    switch = _tf32_switch(device_type)
+    if switch is None:
         yield
         return
-    if device_type != 'cuda' and not new_api:
-        yield
-        return
-    legacy = device_type == 'cuda'
-    if legacy:
-        try:
-            legacy_value = backend.allow_tf32
-        except RuntimeError:  # the user set the new API: reading the legacy flag is refused
-            legacy = False
-    if legacy:
-        if not legacy_value:
-            yield
-            return
-        backend.allow_tf32 = False
-        try:
-            yield
-        finally:
-            backend.allow_tf32 = legacy_value
-        return
-    previous = backend.fp32_precision
-    backend.fp32_precision = 'ieee'
+    backend, name, previous, full = switch
+    setattr(backend, name, full)
     try:
         yield
     finally:
-        backend.fp32_precision = previous
+        setattr(backend, name, previous)
