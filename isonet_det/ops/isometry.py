@@ -17,17 +17,27 @@ kernel when ``C < M``), and a conv with stride ``s`` only penalises shifts that 
 a tap difference ``t`` is ``d * t``; grouped convs are block-diagonal and each group is penalised
 as its own kernel.
 
-Computation: stacking the taps as ``P = [A_1; ...; A_T]`` (``T*S x L``, ``S`` the smaller side)
-gives every ``A_u A_v^T`` as a block of ``B = P P^T`` (one ``bmm`` for all kernels of one shape),
-and ``G_t`` is the sum of the blocks on the block diagonal ``u - v = t``, summed in a fixed order
-(no atomics: bit-identical on every rank). The gradient is ``dL/dP = 2 D P`` with ``D`` the block
-matrix of ``E_{u-v} = G_{u-v} - delta I`` (zero for shifts the stride does not penalise): one
-product instead of the two autograd would take. Products run in full float32 even with TF32
-enabled, and kernels are processed in chunks of at most ``max_chunk_elements`` entries of ``B``, so
-the transient memory is bounded (:func:`isometry_workspace_bytes`). Index tensors are built once
-per shape and device: a training step moves nothing between host and device.
+Computation, per kernel geometry the form with fewer multiply-adds (both exact, with analytic
+backward passes, one product each where autograd would take two):
+
+- tap pairs (:class:`_TapPairPlan`; 1x1 and strided kernels): with the taps stacked as
+  ``P = [A_1; ...; A_T]`` (``T*S x L``, ``S`` the smaller side), every ``A_u A_v^T`` is a block of
+  ``P P^T`` (one ``bmm`` for all kernels of one shape), ``G_t`` sums its blocks with ``u - v = t``
+  in a fixed order (no atomics: bit-identical on every rank) and ``dL/dP = 2 D P`` with ``D`` the
+  block matrix of ``E_{u-v} = G_{u-v} - delta I``. A stride only pairs taps of one residue class,
+  so only those products are formed (25 instead of 81 for a 3x3 kernel at stride 2).
+- Parseval (:class:`_SpectralPlan`; kernels with every shift penalised, e.g. 3x3 at stride 1):
+  the sum over shifts is a sum over the ``(2kh-1) x (2kw-1)`` DFT frequencies of
+  ``||Â Â^H - I||^2``, half of them by conjugate symmetry: 91 products instead of 162 for 3x3.
+
+Products run in full float32 even with TF32 enabled, and kernels are processed in chunks of at most
+``max_chunk_elements`` workspace entries, so the transient memory is bounded
+(:func:`isometry_workspace_bytes`). Index and DFT tables are built once per shape and device: a
+training step moves nothing between host and device.
 """
+import math
 from functools import lru_cache
+from math import gcd
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
@@ -47,72 +57,198 @@ __all__ = [
 DEFAULT_MAX_CHUNK_ELEMENTS = 2**25
 
 
-class _ShiftPlan:
-    """Which tap pairs of a ``kh x kw`` kernel sum to which penalised shift.
+class _TapClass:
+    """Taps of one residue class (mod the penalised shift lattice) of a kernel."""
 
-    ``shifts``: the penalised shifts ``(ti, tj)`` in a fixed order, the centre ``(0, 0)`` first.
-    ``pair_slot``: for each tap pair ``(u, v)`` (index ``u * T + v``) the position of ``u - v``
-    in ``shifts``, or ``len(shifts)`` (a zero slot) when the stride does not penalise it.
-    """
-
-    def __init__(self, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int):
-        self.kh, self.kw = kh, kw
-        self.num_taps = kh * kw
-        shifts = [(ti, tj) for ti in range(-(kh - 1), kh) for tj in range(-(kw - 1), kw)
-                  if (ti * dh) % sh == 0 and (tj * dw) % sw == 0]
-        shifts.remove((0, 0))
-        self.shifts = [(0, 0)] + shifts
-        position = {t: i for i, t in enumerate(self.shifts)}
-        slots = [
-            position.get((iu - iv, ju - jv), len(self.shifts)) for iu in range(kh)
-            for ju in range(kw) for iv in range(kh) for jv in range(kw)
-        ]
-        self._pair_slot_cpu = torch.tensor(slots, dtype=torch.long)
+    def __init__(self, taps: List[Tuple[int, int]], position: Dict[Tuple[int, int], int]):
+        self.size = len(taps)
+        # (a, b, slot): block (a, b) of the class's tap products adds to shift ``position[u-v]``
+        self.pairs = [(a, b, position[(iu - iv, ju - jv)]) for a, (iu, ju) in enumerate(taps)
+                      for b, (iv, jv) in enumerate(taps)]
+        self._pair_slot_cpu = torch.tensor([slot for _, _, slot in self.pairs], dtype=torch.long)
 
     @lru_cache(maxsize=None)
     def pair_slot(self, device: torch.device) -> Tensor:
-        """The slot index on ``device``, copied there once per process."""
+        """``slot`` of every pair ``(a, b)`` (index ``a * size + b``) on ``device``, made once."""
         return self._pair_slot_cpu.to(device)
 
 
+class _TapPairPlan:
+    """The tap-pair form: ``G_t`` summed from products of taps, for one kernel geometry.
+
+    A conv with stride ``s`` and dilation ``d`` penalises the tap differences that are multiples
+    of ``m = s / gcd(s, d)`` on each axis, and those only pair taps of the same residue class mod
+    ``m`` (polyphase). With one class's taps stacked as ``P_c = [A_u; ...]`` (``k_c S x L``),
+    every product ``A_u A_v^T`` of a penalised pair is a block of ``P_c P_c^T``, so the forward
+    costs ``sum_c k_c^2`` products of ``S x L`` by ``L x S`` (81 for a 3x3 kernel at stride 1,
+    25 at stride 2, 1 for a 1x1), and the backward ``dL/dP_c = 2 D_c P_c`` (``D_c[u, v] =
+    E_{u-v}``) as many.
+
+    ``shifts``: the penalised tap differences ``(ti, tj)``, centre ``(0, 0)`` first. Taps are
+    kernel-major, ``P`` ``(N, T*S, L)``.
+    """
+
+    tap_major = False
+
+    def __init__(self, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int):
+        mh, mw = sh // gcd(sh, dh), sw // gcd(sw, dw)
+        self.kh, self.kw = kh, kw
+        self.num_taps = kh * kw
+        shifts = [(ti, tj) for ti in range(-(kh - 1), kh) for tj in range(-(kw - 1), kw)
+                  if ti % mh == 0 and tj % mw == 0 and (ti, tj) != (0, 0)]
+        self.shifts = [(0, 0)] + shifts
+        position = {t: k for k, t in enumerate(self.shifts)}
+        classes = [[(i, j) for i in range(ri, kh, mh) for j in range(rj, kw, mw)]
+                   for ri in range(min(mh, kh)) for rj in range(min(mw, kw))]
+        self.classes = [_TapClass(taps, position) for taps in classes]
+        order = [i * kw + j for taps in classes for i, j in taps]
+        self._order_cpu = None
+        if order != list(range(self.num_taps)):
+            self._order_cpu = torch.tensor(order, dtype=torch.long)
+            self._inverse_cpu = torch.argsort(self._order_cpu)
+
+    def macs(self, S: int, L: int) -> int:
+        """Multiply-adds of forward + backward for one ``S x L``-tap kernel."""
+        return 2 * sum(c.size**2 for c in self.classes) * S * S * L
+
+    def workspace(self, S: int, L: int) -> int:
+        """Largest entries held at once for one kernel (taps in class order, the errors, the
+        largest class's products and ``D_c``, the gradient)."""
+        largest = max(c.size for c in self.classes)
+        errors = len(self.shifts) * S * S
+        return 2 * self.num_taps * S * L + errors + 2 * (largest * S)**2
+
+    @lru_cache(maxsize=None)
+    def _permutation(self, device: torch.device, inverse: bool) -> Tensor:
+        return (self._inverse_cpu if inverse else self._order_cpu).to(device)
+
+    def forward(self, P: Tensor) -> Tuple[Tensor, tuple]:
+        """Per-kernel values ``1/2 sum_t ||E_t||^2`` of stacked taps ``P`` ``(N, T*S, L)``."""
+        N, TS, L = P.shape
+        S = TS // self.num_taps
+        taps = P.view(N, self.num_taps, S, L)
+        if self._order_cpu is not None:  # group the taps by class (a gather)
+            taps = taps[:, self._permutation(P.device, False)]
+        E = P.new_zeros(N, len(self.shifts), S, S)
+        start = 0
+        for cls in self.classes:
+            Pc = taps[:, start:start + cls.size].reshape(N, cls.size * S, L)
+            start += cls.size
+            B = torch.bmm(Pc, Pc.transpose(1, 2)).view(N, cls.size, S, cls.size, S)
+            for a, b, slot in cls.pairs:  # fixed order: bit-identical on every rank
+                E[:, slot].add_(B[:, a, :, b, :])
+        E[:, 0].diagonal(dim1=-2, dim2=-1).sub_(1.0)
+        return 0.5 * E.pow(2).sum(dim=(1, 2, 3)), (taps, E)
+
+    def backward(self, state: tuple) -> Tensor:
+        """``dL/dP`` ``(N, T*S, L)`` of the per-kernel values (each with weight 1)."""
+        taps, E = state
+        N, T, S, L = taps.shape
+        grads, start = [], 0
+        for cls in self.classes:
+            Pc = taps[:, start:start + cls.size].reshape(N, cls.size * S, L)
+            start += cls.size
+            D = E[:, cls.pair_slot(E.device)].view(N, cls.size, cls.size, S, S)
+            D = D.transpose(2, 3).reshape(N, cls.size * S, cls.size * S)
+            grads.append(torch.bmm(D, Pc).mul_(2.0).view(N, cls.size, S, L))
+        grad = grads[0] if len(grads) == 1 else torch.cat(grads, dim=1)
+        if self._order_cpu is not None:
+            grad = grad[:, self._permutation(grad.device, True)]
+        return grad.reshape(N, T * S, L)
+
+
+class _SpectralPlan:
+    """The Parseval form of the penalty, for kernels whose every shift is penalised (stride 1).
+
+    Zero-padding the taps to ``n_h x n_w = (2kh-1) x (2kw-1)`` and taking the 2-D DFT
+    ``Â(w) = sum_u A_u exp(-i w.u) = X(w) + i Y(w)`` turns the shift field into
+    ``Ĝ(w) = Â(w) Â(w)^H`` with no wrap-around, so by Parseval
+
+        L = 1/2 sum_t ||G_t - delta_t I||^2 = 1/(2 n_h n_w) sum_w ||Â(w) Â(w)^H - I||^2.
+
+    The taps are real, so ``Ĝ(-w) = conj(Ĝ(w))`` and only ``F = (n_h n_w + 1) / 2`` frequencies
+    are computed (13 for 3x3), the others counted twice. ``Ĝ - I = E_r + i E_i`` with
+    ``E_r = X X^T + Y Y^T - I`` and ``E_i = Y X^T - (Y X^T)^T`` costs 3 real products, and the
+    gradient ``dL/dÂ = 2 (Ĝ - I) Â / (n_h n_w)`` (Wirtinger), i.e. ``dX = 2(E_r X - E_i Y)``,
+    ``dY = 2(E_i X + E_r Y)``, 4 more; the inverse DFT maps it back to the taps. ``7F`` products
+    of ``S x L`` by ``L x S`` in all (91 for 3x3) against the tap-pair form's ``2 (kh kw)^2``
+    (162).
+
+    Taps are tap-major, ``P`` ``(T, N, S, L)``, so that the DFT is one matrix product and every
+    frequency's ``X`` and ``Y`` are contiguous ``(F*N, S, L)`` batches.
+    """
+
+    tap_major = True
+
+    def __init__(self, kh: int, kw: int):
+        nh, nw = 2 * kh - 1, 2 * kw - 1
+        self.num_taps = kh * kw
+        freqs = [(a, b) for a in range(nh) for b in range(nw) if (a, b) <= (-a % nh, -b % nw)]
+        self.num_freqs = len(freqs)
+        angle = torch.tensor([[2 * math.pi * (a * i / nh + b * j / nw) for i in range(kh)
+                               for j in range(kw)] for a, b in freqs],
+                             dtype=torch.float64)
+        # rows: Re exp(-i w.u) of every frequency, then Im: (2F, T)
+        self._basis_cpu = torch.cat([angle.cos(), -angle.sin()])
+        # each frequency stands for itself and its conjugate, except w = 0
+        weight = [(1.0 if (a, b) == (0, 0) else 2.0) / (nh * nw) for a, b in freqs]
+        self._weight_cpu = torch.tensor(weight, dtype=torch.float64)
+
+    def macs(self, S: int, L: int) -> int:
+        return 7 * self.num_freqs * S * S * L + 4 * self.num_freqs * self.num_taps * S * L
+
+    def workspace(self, S: int, L: int) -> int:
+        """Largest entries held at once for one kernel: the taps, the spectrum ``(2F, S, L)``,
+        its gradient, the errors ``E_r, E_i`` and their weighted copies ``(F, S, S)`` each."""
+        F = self.num_freqs
+        return self.num_taps * S * L + 4 * F * S * L + 4 * F * S * S
+
+    @lru_cache(maxsize=None)
+    def tables(self, device: torch.device, dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+        """The DFT rows and the frequency weights on ``device``, made once."""
+        return self._basis_cpu.to(device, dtype), self._weight_cpu.to(device, dtype)
+
+    def forward(self, P: Tensor) -> Tuple[Tensor, tuple]:
+        """Per-kernel values of tap-major taps ``P`` ``(T, N, S, L)``."""
+        T, N, S, L = P.shape
+        F = self.num_freqs
+        basis, weight = self.tables(P.device, P.dtype)
+        V = torch.mm(basis, P.view(T, N * S * L)).view(2, F * N, S, L)
+        X, Y = V[0], V[1]
+        Er = torch.bmm(X, X.transpose(1, 2)).add_(torch.bmm(Y, Y.transpose(1, 2)))
+        Er.diagonal(dim1=-2, dim2=-1).sub_(1.0)
+        YX = torch.bmm(Y, X.transpose(1, 2))
+        Ei = YX.sub_(YX.transpose(1, 2).clone())
+        per_freq = (torch.linalg.vector_norm(Er, dim=(1, 2)).square() +
+                    torch.linalg.vector_norm(Ei, dim=(1, 2)).square()).view(F, N)
+        return 0.5 * (weight @ per_freq), (V, Er, Ei)
+
+    def backward(self, state: tuple) -> Tensor:
+        """``dL/dP`` ``(T, N, S, L)`` of the per-kernel values (each with weight 1)."""
+        V, Er, Ei = state
+        _, FN, S, L = V.shape
+        F = self.num_freqs
+        N = FN // F
+        basis, weight = self.tables(V.device, V.dtype)
+        scale = (2.0 * weight).repeat_interleave(N).view(FN, 1, 1)
+        Er, Ei = Er * scale, Ei * scale
+        X, Y = V[0], V[1]
+        grad_X = torch.baddbmm(torch.bmm(Er, X), Ei, Y, alpha=-1.0)
+        grad_Y = torch.baddbmm(torch.bmm(Ei, X), Er, Y)
+        grad = torch.mm(basis[:F].T, grad_X.view(F, N * S * L))
+        grad.addmm_(basis[F:].T, grad_Y.view(F, N * S * L))
+        return grad.view(self.num_taps, N, S, L)
+
+
 @lru_cache(maxsize=None)
-def _shift_plan(kh, kw, sh, sw, dh, dw) -> _ShiftPlan:
-    return _ShiftPlan(kh, kw, sh, sw, dh, dw)
-
-
-def _gram_error(P: Tensor, plan: _ShiftPlan) -> Tensor:
-    """``E_t = G_t - delta_t I`` for stacked taps ``P`` ``(N, T*S, L)``: ``(N, #shifts, S, S)``
-    in ``plan.shifts`` order (centre first)."""
-    N, TS, _ = P.shape
-    kh, kw = plan.kh, plan.kw
-    S = TS // plan.num_taps
-    B = torch.bmm(P, P.transpose(1, 2)).view(N, kh, kw, S, kh, kw, S)
-    E = P.new_empty(N, len(plan.shifts), S, S)
-    for k, (ti, tj) in enumerate(plan.shifts):
-        # G_t = sum over taps v = (i, j) with u = v + t inside the kernel of B[u, v]
-        i0, i1 = max(0, -ti), min(kh, kh - ti)
-        j0, j1 = max(0, -tj), min(kw, kw - tj)
-        G = None
-        for i in range(i0, i1):
-            for j in range(j0, j1):
-                block = B[:, i + ti, j + tj, :, i, j, :]
-                G = block.clone() if G is None else G.add_(block)
-        E[:, k] = G
-    E[:, 0].diagonal(dim1=-2, dim2=-1).sub_(1.0)
-    return E
-
-
-def _grad_taps(P: Tensor, E: Tensor, plan: _ShiftPlan) -> Tensor:
-    """``dL/dP = 2 D P`` with ``D[u, v] = E_{u-v}`` (zero for unpenalised shifts)."""
-    N, TS, _ = P.shape
-    T = plan.num_taps
-    S = TS // T
-    if T == 1:
-        D = E[:, 0]
-    else:
-        E = torch.cat([E, E.new_zeros(N, 1, S, S)], dim=1)
-        D = E[:, plan.pair_slot(P.device)].view(N, T, T, S, S).transpose(2, 3).reshape(N, TS, TS)
-    return torch.bmm(D, P).mul_(2.0)
+def _kernel_plan(kh, kw, sh, sw, dh, dw, S, L):
+    """The cheaper exact form (fewer multiply-adds) for this kernel geometry and size."""
+    pairs = _TapPairPlan(kh, kw, sh, sw, dh, dw)
+    if len(pairs.classes) == 1 and pairs.num_taps > 1:
+        spectral = _SpectralPlan(kh, kw)
+        if spectral.macs(S, L) < pairs.macs(S, L):
+            return spectral
+    return pairs
 
 
 class _IsometryPenalty(torch.autograd.Function):
@@ -121,17 +257,17 @@ class _IsometryPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, P, plan):
         with full_fp32_matmul(P.device.type):
-            E = _gram_error(P, plan)
-        ctx.save_for_backward(P, E)
+            values, state = plan.forward(P)
+        ctx.save_for_backward(*state)
         ctx.plan = plan
-        return 0.5 * E.pow(2).sum(dim=(1, 2, 3))
+        return values
 
     @staticmethod
     def backward(ctx, grad_out):
-        P, E = ctx.saved_tensors
-        with full_fp32_matmul(P.device.type):
-            grad_P = _grad_taps(P, E, ctx.plan)
-        return grad_P.mul_(grad_out.view(-1, 1, 1)), None
+        with full_fp32_matmul(grad_out.device.type):
+            grad_P = ctx.plan.backward(ctx.saved_tensors)
+        per_kernel = grad_out.view(1, -1, 1, 1) if ctx.plan.tap_major else grad_out.view(-1, 1, 1)
+        return grad_P.mul_(per_kernel), None
 
 
 def _stacked_taps(weight: Tensor) -> Tensor:
@@ -146,8 +282,8 @@ def _unstack_taps(grad_taps: Tensor, shape: torch.Size) -> Tensor:
     """Inverse of :func:`_stacked_taps`: ``(kh*kw*S, L)`` -> ``(O, I, kh, kw)``."""
     out_channels, in_channels, kh, kw = shape
     if out_channels <= in_channels:
-        return grad_taps.view(kh, kw, out_channels, in_channels).permute(2, 3, 0, 1)
-    return grad_taps.view(kh, kw, in_channels, out_channels).permute(3, 2, 0, 1)
+        return grad_taps.reshape(kh, kw, out_channels, in_channels).permute(2, 3, 0, 1)
+    return grad_taps.reshape(kh, kw, in_channels, out_channels).permute(3, 2, 0, 1)
 
 
 def _check_penalty_args(convs, reduction: str, name: str):
@@ -168,7 +304,7 @@ def _chunks(convs: List[nn.Conv2d], dtype, max_chunk_elements: int):
     """Group the kernels (one per conv group) by shape; yield ``(plan, owners, P)`` chunks.
 
     ``owners`` lists ``(conv index, group index)`` of each row of ``P`` ``(N, T*S, L)``, and
-    ``N * (T*S)**2 <= max_chunk_elements`` unless a single kernel is larger.
+    ``N * plan.workspace(S, L) <= max_chunk_elements`` unless a single kernel is larger.
     """
     buckets: Dict[tuple, List[Tuple[int, int, Tensor]]] = {}
     for i, conv in enumerate(convs):
@@ -177,14 +313,17 @@ def _chunks(convs: List[nn.Conv2d], dtype, max_chunk_elements: int):
         geometry = (kh, kw) + to_2tuple(conv.stride) + to_2tuple(conv.dilation)
         for g, wg in enumerate(w.chunk(conv.groups, dim=0)):
             taps = _stacked_taps(wg)
-            buckets.setdefault(geometry + tuple(taps.shape), []).append((i, g, taps))
+            S, L = taps.shape[0] // (kh * kw), taps.shape[1]
+            buckets.setdefault(geometry + (S, L), []).append((i, g, taps))
     for key, items in buckets.items():
-        plan = _shift_plan(*key[:6])
-        per_kernel = key[6]**2
-        size = max(1, max_chunk_elements // per_kernel)
+        plan = _kernel_plan(*key)
+        size = max(1, max_chunk_elements // plan.workspace(*key[6:]))
         for start in range(0, len(items), size):
             part = items[start:start + size]
-            yield plan, [(i, g) for i, g, _ in part], torch.stack([t for _, _, t in part])
+            taps = [t.view(plan.num_taps, -1, t.shape[1]) if plan.tap_major else t
+                    for _, _, t in part]
+            P = torch.stack(taps, dim=1 if plan.tap_major else 0)
+            yield plan, [(i, g) for i, g, _ in part], P
 
 
 def isometry_penalty(convs: Iterable[nn.Conv2d],
@@ -235,11 +374,11 @@ def isometry_penalty_and_grads(
     with torch.autocast(device_type=device.type, enabled=False), \
             full_fp32_matmul(device.type):
         for plan, owners, P in _chunks(convs, dtype, max_chunk_elements):
-            E = _gram_error(P, plan)
-            total += 0.5 * E.pow(2).sum()
-            grad_P = _grad_taps(P, E, plan)
-            del E
-            for (i, g), grad in zip(owners, grad_P.unbind(0)):
+            values, state = plan.forward(P)
+            total += values.sum()
+            grad_P = plan.backward(state)
+            del state
+            for (i, g), grad in zip(owners, grad_P.unbind(1 if plan.tap_major else 0)):
                 shape = convs[i].weight.shape
                 group_shape = (shape[0] // convs[i].groups, ) + tuple(shape[1:])
                 group_grads[i][g] = _unstack_taps(grad, group_shape)
@@ -253,21 +392,13 @@ def isometry_penalty_and_grads(
 
 def isometry_workspace_bytes(convs: Iterable[nn.Conv2d],
                              max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS) -> int:
-    """Peak transient bytes of :func:`isometry_penalty_and_grads` beyond weights and gradients.
-
-    The largest chunk holds ``P`` (its taps), ``B = P P^T`` and the shift errors ``E`` during the
-    forward, then ``E``, the block matrix ``D`` (as large as ``B``) and ``D P`` during the
-    backward; the largest of the two phases over all chunks, in float32.
-    """
-    convs = list(convs)
+    """Peak transient bytes of :func:`isometry_penalty_and_grads` beyond weights and gradients:
+    the largest chunk's ``N * plan.workspace(S, L)`` entries (taps, products, errors and their
+    gradients as each form holds them), in float32."""
     peak = 0
-    for plan, _, P in _chunks(convs, torch.float32, max_chunk_elements):
-        N, TS, L = P.shape
-        S = TS // plan.num_taps
-        e = N * len(plan.shifts) * S * S
-        forward = P.numel() + N * TS * TS + e
-        backward = P.numel() + e + N * (len(plan.shifts) + 1) * S * S + N * TS * TS + P.numel()
-        peak = max(peak, forward, backward)
+    for plan, owners, P in _chunks(list(convs), torch.float32, max_chunk_elements):
+        S, L = P.shape[-2:] if plan.tap_major else (P.shape[1] // plan.num_taps, P.shape[2])
+        peak = max(peak, len(owners) * plan.workspace(S, L))
     return 4 * peak
 
 
@@ -278,10 +409,10 @@ def conv_kernel_gram(weight: Tensor, stride=1, dilation=1) -> Tensor:
     need it. ``weight``: ``(O, I, kh, kw)`` (one group).
     """
     kh, kw = weight.shape[-2:]
-    plan = _shift_plan(kh, kw, *to_2tuple(stride), *to_2tuple(dilation))
+    plan = _TapPairPlan(kh, kw, *to_2tuple(stride), *to_2tuple(dilation))
     P = _stacked_taps(weight.to(torch.promote_types(weight.dtype, torch.float32)))[None]
     with full_fp32_matmul(weight.device.type):
-        E = _gram_error(P, plan)[0]
+        E = plan.forward(P)[1][1][0]
     E[0].diagonal().add_(1.0)
     S = E.shape[-1]
     G = E.new_zeros(2 * kh - 1, 2 * kw - 1, S, S)

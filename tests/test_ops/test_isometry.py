@@ -132,3 +132,92 @@ def test_conv_kernel_gram_matches_conv2d(shape):
     torch.testing.assert_close(gram[:, :, ::s, ::s], direct.detach())
     if s > 1:
         assert gram[:, :, 1::s].abs().max() == 0
+
+
+def backbone_conv_shapes():
+    """(in, out, kernel, stride) of every conv of R-ISONet-18/50/101 but the stem, once each."""
+    from isonet_det.models import RISONet
+    shapes = set()
+    for depth in (18, 50, 101):
+        model = RISONet(depth=depth)
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d) and m is not model.conv1:
+                shapes.add((m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0]))
+    return sorted(shapes)
+
+
+def test_every_backbone_conv_shape_matches_the_direct_form():
+    """Whichever form a shape takes (Parseval, tap pairs by stride class, plain Gram), value
+    and gradient equal the reference code's direct form: 1e-5 in float32, 1e-10 in float64."""
+    shapes = backbone_conv_shapes()
+    assert len(shapes) >= 20
+    for dtype, rtol in ((torch.float32, 1e-5), (torch.float64, 1e-10)):
+        torch.manual_seed(0)
+        convs = make_convs(shapes, dtype)
+        with torch.no_grad():
+            for c in convs:  # away from an isometry: default init is far off already, add noise
+                c.weight.add_(0.05 * torch.randn_like(c.weight))
+        per_conv = isometry_penalty(convs, reduction='none')
+        for conv, value, shape in zip(convs, per_conv, shapes):
+            slow = direct_penalty(conv)
+            assert abs(value.item() - slow.item()) <= rtol * slow.item(), (shape, dtype)
+            fast_grad, = torch.autograd.grad(value, conv.weight, retain_graph=True)
+            slow_grad, = torch.autograd.grad(slow, conv.weight)
+            err = (fast_grad - slow_grad).norm() / slow_grad.norm()
+            assert err < rtol, (shape, dtype, float(err))
+
+
+@pytest.mark.parametrize('shape', [(6, 10, 5, 1), (10, 6, 5, 2), (7, 5, 7, 3), (5, 7, 7, 2),
+                                   (6, 6, 7, 1), (4, 9, 2, 1)])
+def test_other_kernel_sizes_and_strides_match_the_direct_form(shape):
+    # (the direct form's strided output lands on the shifts that are multiples of s only when
+    # s divides k - 1, so those are the strided cases compared)
+    conv, = make_convs([shape], torch.float64)
+    value = isometry_penalty([conv])
+    slow = direct_penalty(conv)
+    torch.testing.assert_close(value, slow, rtol=1e-10, atol=0)
+    for a, b in zip(torch.autograd.grad(value, conv.weight), torch.autograd.grad(slow, conv.weight)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_gradcheck_of_both_forms_on_a_non_square_kernel():
+    """Each form on its own (the choice between them depends on the size), against each other
+    and under gradcheck: a 3x2 kernel has a 5x3 DFT grid, 8 frequencies."""
+    from isonet_det.ops.isometry import _IsometryPenalty, _SpectralPlan, _TapPairPlan
+    torch.manual_seed(0)
+    taps = torch.randn(3 * 2, 2, 3, 4, dtype=torch.float64)  # (T, N, S, L)
+    spectral = _SpectralPlan(3, 2)
+    pairs = _TapPairPlan(3, 2, 1, 1, 1, 1)
+    kernel_major = taps.permute(1, 0, 2, 3).reshape(2, 6 * 3, 4)
+    torch.testing.assert_close(
+        _IsometryPenalty.apply(taps, spectral), _IsometryPenalty.apply(kernel_major, pairs),
+        rtol=1e-12, atol=0)
+    for plan, P in ((spectral, taps), (pairs, kernel_major)):
+        assert torch.autograd.gradcheck(lambda p, plan=plan: _IsometryPenalty.apply(p, plan),
+                                        [P.clone().requires_grad_()])
+
+
+class _ProductCounter:
+    """Multiply-adds of the batched products (``bmm``/``baddbmm``) run inside the block."""
+
+    def __init__(self, monkeypatch):
+        self.macs = 0
+        for name in ('bmm', 'baddbmm'):
+            original = getattr(torch, name)
+
+            def counted(*args, original=original, **kwargs):
+                a, b = args[-2:]
+                self.macs += a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2]
+                return original(*args, **kwargs)
+
+            monkeypatch.setattr(torch, name, counted)
+
+
+@pytest.mark.parametrize('stride,products', [(1, 7 * 13), (2, 2 * 25)])
+def test_a_3x3_kernel_costs_the_products_the_cheaper_form_claims(monkeypatch, stride, products):
+    """Stride 1: Parseval, 13 frequencies x 7 products of S x L by L x S (the tap-pair form would
+    take 2 * 81); stride 2: only the 25 tap pairs of the same stride class, twice."""
+    conv, = make_convs([(64, 64, 3, stride)], torch.float32)
+    counter = _ProductCounter(monkeypatch)
+    isometry_penalty([conv]).backward()
+    assert counter.macs == products * 64**3
