@@ -185,9 +185,10 @@ class _SpectralPlan:
         self.num_taps = kh * kw
         freqs = [(a, b) for a in range(nh) for b in range(nw) if (a, b) <= (-a % nh, -b % nw)]
         self.num_freqs = len(freqs)
-        angle = torch.tensor([[2 * math.pi * (a * i / nh + b * j / nw) for i in range(kh)
-                               for j in range(kw)] for a, b in freqs],
-                             dtype=torch.float64)
+        angle = torch.tensor(
+            [[2 * math.pi * (a * i / nh + b * j / nw) for i in range(kh) for j in range(kw)]
+             for a, b in freqs],
+            dtype=torch.float64)
         # rows: Re exp(-i w.u) of every frequency, then Im: (2F, T)
         self._basis_cpu = torch.cat([angle.cos(), -angle.sin()])
         # each frequency stands for itself and its conjugate, except w = 0
@@ -320,8 +321,9 @@ def _chunks(convs: List[nn.Conv2d], dtype, max_chunk_elements: int):
         size = max(1, max_chunk_elements // plan.workspace(*key[6:]))
         for start in range(0, len(items), size):
             part = items[start:start + size]
-            taps = [t.view(plan.num_taps, -1, t.shape[1]) if plan.tap_major else t
-                    for _, _, t in part]
+            taps = [
+                t.view(plan.num_taps, -1, t.shape[1]) if plan.tap_major else t for _, _, t in part
+            ]
             P = torch.stack(taps, dim=1 if plan.tap_major else 0)
             yield plan, [(i, g) for i, g, _ in part], P
 

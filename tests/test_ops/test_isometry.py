@@ -176,7 +176,8 @@ def test_other_kernel_sizes_and_strides_match_the_direct_form(shape):
     value = isometry_penalty([conv])
     slow = direct_penalty(conv)
     torch.testing.assert_close(value, slow, rtol=1e-10, atol=0)
-    for a, b in zip(torch.autograd.grad(value, conv.weight), torch.autograd.grad(slow, conv.weight)):
+    for a, b in zip(
+            torch.autograd.grad(value, conv.weight), torch.autograd.grad(slow, conv.weight)):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
@@ -190,11 +191,13 @@ def test_gradcheck_of_both_forms_on_a_non_square_kernel():
     pairs = _TapPairPlan(3, 2, 1, 1, 1, 1)
     kernel_major = taps.permute(1, 0, 2, 3).reshape(2, 6 * 3, 4)
     torch.testing.assert_close(
-        _IsometryPenalty.apply(taps, spectral), _IsometryPenalty.apply(kernel_major, pairs),
-        rtol=1e-12, atol=0)
+        _IsometryPenalty.apply(taps, spectral),
+        _IsometryPenalty.apply(kernel_major, pairs),
+        rtol=1e-12,
+        atol=0)
     for plan, P in ((spectral, taps), (pairs, kernel_major)):
-        assert torch.autograd.gradcheck(lambda p, plan=plan: _IsometryPenalty.apply(p, plan),
-                                        [P.clone().requires_grad_()])
+        assert torch.autograd.gradcheck(
+            lambda p, plan=plan: _IsometryPenalty.apply(p, plan), [P.clone().requires_grad_()])
 
 
 class _ProductCounter:

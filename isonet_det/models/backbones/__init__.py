@@ -1,3 +1,6 @@
+from .deploy import fold_residual_scales
 from .isonet import IsometricBasicBlock, IsometricBottleneck, ISONet, RISONet
 
-__all__ = ['ISONet', 'RISONet', 'IsometricBasicBlock', 'IsometricBottleneck']
+__all__ = [
+    'ISONet', 'RISONet', 'IsometricBasicBlock', 'IsometricBottleneck', 'fold_residual_scales'
+]

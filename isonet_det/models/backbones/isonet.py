@@ -84,14 +84,18 @@ def _check_not_external_resnet_weights(name: str, init_cfg) -> None:
                 "init_cfg=dict(type='Pretrained', checkpoint=<converted file>)")
 
 
-def build_activation(act_cfg: dict, num_channels: int) -> nn.Module:
-    """Build ``act_cfg``, passing ``num_channels`` when the layer takes it (SReLU does)."""
+def build_activation(act_cfg: dict, num_channels: int, inplace: bool = False) -> nn.Module:
+    """Build ``act_cfg``, passing ``num_channels`` when the layer takes it (SReLU does), and
+    ``inplace=True`` when asked and the layer takes it (as mmdet's ResNet builds its ReLUs):
+    every activation of these backbones reads a fresh tensor that nothing else keeps."""
     cfg = dict(act_cfg)
     layer_cls = cfg['type'] if inspect.isclass(cfg['type']) else MMENGINE_MODELS.get(cfg['type'])
     if layer_cls is None:
         raise KeyError(f"act_cfg type {cfg['type']!r} is not a registered activation")
     if 'num_channels' in inspect.signature(layer_cls).parameters:
         cfg.setdefault('num_channels', num_channels)
+    if inplace and 'inplace' in inspect.signature(layer_cls).parameters:
+        cfg.setdefault('inplace', True)
     cfg['type'] = layer_cls
     return MMENGINE_MODELS.build(cfg)
 
@@ -134,9 +138,14 @@ class _IsometricBlock(BaseModule):
             self.residual_scale = SharedScale(residual_scale_init)
             if stride != 1 or in_channels != out_channels:
                 self.downsample = conv1x1(in_channels, out_channels, stride)
-        self.act_out = build_activation(act_cfg, out_channels)
+        self.act_out = build_activation(act_cfg, out_channels, inplace=True)
 
     def residual_function(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    @property
+    def last_conv(self) -> nn.Conv2d:
+        """The conv whose output the residual scale multiplies."""
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
@@ -145,7 +154,7 @@ class _IsometricBlock(BaseModule):
             out = self.residual_function(x)
             if self.residual:
                 identity = x if self.downsample is None else self.downsample(x)
-                out = identity + self.residual_scale(out)
+                out = self.residual_scale.add_scaled(identity, out)
             return self.act_out(out)
 
         if self.with_cp and x.requires_grad:
@@ -171,11 +180,15 @@ class IsometricBasicBlock(_IsometricBlock):
         super().__init__(in_channels, planes, stride, residual, act_cfg, residual_scale_init,
                          with_cp, init_cfg)
         self.conv1 = conv3x3(in_channels, planes, stride, dilation)
-        self.act1 = build_activation(act_cfg, planes)
+        self.act1 = build_activation(act_cfg, planes, inplace=True)
         self.conv2 = conv3x3(planes, planes, 1, dilation)
 
     def residual_function(self, x: Tensor) -> Tensor:
         return self.conv2(self.act1(self.conv1(x)))
+
+    @property
+    def last_conv(self) -> nn.Conv2d:
+        return self.conv2
 
 
 class IsometricBottleneck(_IsometricBlock):
@@ -196,13 +209,17 @@ class IsometricBottleneck(_IsometricBlock):
         super().__init__(in_channels, planes, stride, residual, act_cfg, residual_scale_init,
                          with_cp, init_cfg)
         self.conv1 = conv1x1(in_channels, planes)
-        self.act1 = build_activation(act_cfg, planes)
+        self.act1 = build_activation(act_cfg, planes, inplace=True)
         self.conv2 = conv3x3(planes, planes, stride, dilation)
-        self.act2 = build_activation(act_cfg, planes)
+        self.act2 = build_activation(act_cfg, planes, inplace=True)
         self.conv3 = conv1x1(planes, planes * self.expansion)
 
     def residual_function(self, x: Tensor) -> Tensor:
         return self.conv3(self.act2(self.conv2(self.act1(self.conv1(x)))))
+
+    @property
+    def last_conv(self) -> nn.Conv2d:
+        return self.conv3
 
 
 @MODELS.register_module()
@@ -325,7 +342,7 @@ class ISONet(BaseModule):
 
         # stem: conv7x7/2 -> SReLU -> maxpool3x3/2
         self.conv1 = nn.Conv2d(in_channels, self.stem_channels, 7, stride=2, padding=3, bias=False)
-        self.act1 = build_activation(act_cfg, self.stem_channels)
+        self.act1 = build_activation(act_cfg, self.stem_channels, inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
         self.res_layers = []

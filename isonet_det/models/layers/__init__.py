@@ -1,4 +1,4 @@
-from .shared_scale import SharedScale
-from .srelu import SReLU
+from .shared_scale import FoldedScale, ScaledAddFunction, SharedScale
+from .srelu import SReLU, SReLUFunction
 
-__all__ = ['SReLU', 'SharedScale']
+__all__ = ['SReLU', 'SReLUFunction', 'SharedScale', 'ScaledAddFunction', 'FoldedScale']

@@ -3,14 +3,50 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor
 
 
+class SReLUFunction(torch.autograd.Function):
+    """``y = max(x, b)`` that keeps only its output for the backward.
+
+    The reference's ``relu(x - b) + b`` under autograd keeps ``relu``'s output, a second
+    activation-sized tensor beside ``y`` (which the next conv keeps as its input anyway), and
+    runs three passes. Here the forward is one pass (in place with ``inplace``), the backward
+    recovers the mask from ``y - b > 0`` (exact: the rounded difference of two floats has the
+    sign of the difference) and gives the reference's gradients
+
+        dL/dx = g [y > b],    dL/db = sum g - sum g [y > b]   (over the dims b broadcasts on)
+
+    (at a tie ``x == b`` the gradient goes to ``b``). The value is ``max(x, b)`` exactly, where the
+    reference form rounds ``x - b``.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, b: Tensor, inplace: bool) -> Tensor:
+        if inplace:
+            ctx.mark_dirty(x)
+            y = torch.maximum(x, b, out=x)
+        else:
+            y = torch.maximum(x, b)
+        ctx.save_for_backward(y, b)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        y, b = ctx.saved_tensors
+        grad_x = torch.ops.aten.threshold_backward(grad, y - b, 0)
+        grad_b = None
+        if ctx.needs_input_grad[1]:
+            grad_b = grad.sum_to_size(b.shape) - grad_x.sum_to_size(b.shape)
+        return grad_x, grad_b, None
+
+
 @MODELS.register_module()
 class SReLU(nn.Module):
-    """``phi_b(x) = max(x, b)``, computed as ``relu(x - b) + b`` like the reference code.
+    """``phi_b(x) = max(x, b)`` (the reference code's ``relu(x - b) + b``, by
+    :class:`SReLUFunction`: the same gradients, one pass, no activation-sized tensor saved
+    beyond the output).
 
     ``b`` is learnable: one threshold per channel when ``num_channels`` is given (``x`` is
     ``(N, C, *)`` and ``b`` broadcasts along dim 1), a single shared scalar otherwise. With
@@ -23,8 +59,8 @@ class SReLU(nn.Module):
     Args:
         num_channels: channel count ``C``; ``None`` for one shared threshold.
         init_value: initial threshold ``b``. Default: -1.
-        inplace: compute ``x - b`` and the ReLU in the input's memory (saves one activation-sized
-            buffer; the input must not be needed afterwards). mmcv's ``ConvModule`` sets it.
+        inplace: write the result into the input's memory (saves one activation-sized buffer;
+            the input must not be needed afterwards). mmcv's ``ConvModule`` sets it.
     """
 
     def __init__(self,
@@ -47,9 +83,11 @@ class SReLU(nn.Module):
                 raise ValueError(f'SReLU expects {self.num_channels} channels in dim 1, got '
                                  f'input of shape {tuple(x.shape)}')
             b = b.view(1, -1, *([1] * (x.dim() - 2)))
-        if self.inplace and not (x.is_leaf and x.requires_grad):
-            return F.relu_(x.sub_(b)) + b
-        return F.relu(x - b) + b
+        inplace = self.inplace and not (x.is_leaf and x.requires_grad)
+        if torch.is_grad_enabled() and (x.requires_grad or b.requires_grad):
+            return SReLUFunction.apply(x, b, inplace)
+        # nothing to differentiate (inference, frozen stages): one pass, no mask
+        return torch.maximum(x, b, out=x) if inplace else torch.maximum(x, b)
 
     def extra_repr(self) -> str:
         s = f'num_channels={self.num_channels}'

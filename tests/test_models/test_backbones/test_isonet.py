@@ -146,3 +146,32 @@ def test_other_activation_through_act_cfg():
 def test_invalid_arguments_are_named(kwargs, match):
     with pytest.raises((KeyError, ValueError, TypeError), match=match):
         ISONet(**kwargs)
+
+
+def test_fused_layers_equal_the_reference_forms_through_a_whole_backbone(monkeypatch):
+    """SReLUFunction and ScaledAddFunction (one pass, output-only saves, a dot product for
+    ds) against relu(x - b) + b and identity + s * x under plain autograd: outputs and every
+    parameter's gradient, in float64 through R-ISONet-50 with non-zero scales."""
+    from isonet_det.models.layers import shared_scale, srelu
+    torch.manual_seed(0)
+    model = RISONet(depth=50, residual_scale_init=0.3).double()
+    model.init_weights()
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+
+    def run():
+        outs = model(x)
+        sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum()
+            for o in outs).backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+        model.zero_grad()
+        return [o.detach() for o in outs], grads
+
+    outs, grads = run()
+    monkeypatch.setattr(srelu.SReLUFunction, 'apply', lambda x, b, inplace: torch.relu(x - b) + b)
+    monkeypatch.setattr(shared_scale.ScaledAddFunction, 'apply',
+                        lambda identity, x, s: identity + s * x)
+    ref_outs, ref_grads = run()
+    for a, b in zip(outs, ref_outs):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    for n in grads:
+        torch.testing.assert_close(grads[n], ref_grads[n], rtol=1e-9, atol=1e-12, msg=n)

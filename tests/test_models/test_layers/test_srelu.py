@@ -102,3 +102,65 @@ def test_paramwise_cfg_reaches_srelu_and_residual_scales():
         assert by_param[id(names[n])]['lr'] == pytest.approx(0.01)
     conv = by_param[id(names['backbone.layer1.0.conv1.weight'])]
     assert conv['lr'] == 0.1 and conv['weight_decay'] == 1e-4
+
+
+def test_add_scaled_is_the_block_sum():
+    s = SharedScale(0.5)
+    identity, x = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4, requires_grad=True)
+    out = s.add_scaled(identity, x)
+    torch.testing.assert_close(out, identity + 0.5 * x)
+    out.sum().backward()
+    torch.testing.assert_close(s.scale.grad, x.detach().sum())
+
+
+def reference_srelu(x, b):
+    """The reference code's form, under plain autograd."""
+    return torch.relu(x - b) + b
+
+
+@pytest.mark.parametrize('inplace', [False, True])
+def test_srelu_function_gives_the_reference_gradients_exactly(inplace):
+    """Gradients of x and per-channel b equal autograd of relu(x - b) + b bit for bit (ties
+    included: x == b sends the gradient to b); values equal max(x, b) exactly."""
+    from isonet_det.models import SReLUFunction
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 5, 5, dtype=torch.float64).round(decimals=1)  # many ties with b
+    b = torch.tensor([-1.0, -0.5, 0.0, 0.3], dtype=torch.float64).view(1, 4, 1, 1)
+    g = torch.randn_like(x)
+    xr, br = x.clone().requires_grad_(), b.clone().requires_grad_()
+    expected = torch.autograd.grad(reference_srelu(xr, br), [xr, br], g)
+    xo, bo = x.clone().requires_grad_(), b.clone().requires_grad_()
+    inp = xo * 1.0  # a non-leaf, as a conv output
+    y = SReLUFunction.apply(inp, bo, inplace)
+    assert torch.equal(y, torch.maximum(x, b)) and (y.data_ptr() == inp.data_ptr()) == inplace
+    got = torch.autograd.grad(y, [xo, bo], g)
+    assert torch.equal(got[0], expected[0])
+    torch.testing.assert_close(got[1], expected[1], rtol=1e-12, atol=1e-12)
+
+
+def test_srelu_saves_no_activation_beyond_its_output():
+    """Under autograd the only activation-sized tensor SReLU keeps is its output (which the next
+    conv keeps as its input anyway): the reference form keeps relu's output besides."""
+    act = SReLU(8)
+    x = torch.randn(2, 8, 16, 16, requires_grad=True) * 1.0
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        y = act(x)
+    big = [t for t in saved if t.numel() == x.numel()]
+    assert len(big) == 1 and big[0].untyped_storage().data_ptr() == y.untyped_storage().data_ptr()
+
+
+def test_srelu_without_gradients_takes_no_mask_path():
+    act = SReLU(3, inplace=True).eval()
+    x = torch.randn(1, 3, 4, 4)
+    expected = torch.maximum(x, torch.tensor(-1.0))
+    with torch.no_grad():
+        y = act(x)
+    assert torch.equal(y, expected) and y.data_ptr() == x.data_ptr()
+
+
+def test_scaled_add_gradients_pass_gradcheck():
+    from isonet_det.models import ScaledAddFunction
+    args = [torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    s = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(ScaledAddFunction.apply, args + [s])
