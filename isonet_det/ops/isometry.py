@@ -49,7 +49,7 @@ from .precision import full_fp32_matmul
 
 __all__ = [
     'isometry_penalty', 'isometry_penalty_and_grads', 'isometry_penalty_direct',
-    'isometry_workspace_bytes', 'orthonormality_penalty', 'conv_kernel_gram',
+    'isometry_workspace_bytes', 'isometry_macs', 'orthonormality_penalty', 'conv_kernel_gram',
     'DEFAULT_MAX_CHUNK_ELEMENTS'
 ]
 
@@ -390,6 +390,15 @@ def isometry_penalty_and_grads(
         for gs, c in zip(group_grads, convs)
     ]
     return total, grads
+
+
+def isometry_macs(conv: nn.Conv2d) -> int:
+    """Multiply-adds of the products of one conv's penalty forward + backward, in the form
+    :func:`isometry_penalty` takes for it (the cost model for sharding it across ranks)."""
+    out_channels, in_channels, kh, kw = conv.weight.shape
+    S, L = sorted((out_channels // conv.groups, in_channels))
+    geometry = (kh, kw) + to_2tuple(conv.stride) + to_2tuple(conv.dilation)
+    return conv.groups * _kernel_plan(*geometry, S, L).macs(S, L)
 
 
 def isometry_workspace_bytes(convs: Iterable[nn.Conv2d],

@@ -6,12 +6,13 @@ import torch
 import torch.nn as nn
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook, LoggerHook
+from mmengine.dist import all_reduce, get_rank, get_world_size
 from mmengine.logging import MessageHub, print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
-from ...ops import isometry_penalty_and_grads, orthonormality_penalty
+from ...ops import isometry_macs, isometry_penalty_and_grads, orthonormality_penalty
 
 
 def _orthonormality_and_grads(convs):
@@ -25,6 +26,29 @@ REGULARIZERS = {
     'isometry': isometry_penalty_and_grads,  # Qi et al. 2020, eq. 5/6: all spatial shifts
     'orthonormality': _orthonormality_and_grads,  # Xie et al. 2017: flattened filter banks
 }
+
+
+def shard_by_cost(convs: List[nn.Conv2d], num_shards: int) -> List[List[nn.Conv2d]]:
+    """Split ``convs`` into ``num_shards`` lists of about equal regulariser cost
+    (:func:`isometry_macs`; longest first, each to the lightest shard, ties to the lowest
+    index): deterministic, so every rank computes the same split. Each list keeps module order.
+    """
+    order = sorted(range(len(convs)), key=lambda i: (-isometry_macs(convs[i]), i))
+    load = [0] * num_shards
+    owner = [0] * len(convs)
+    for i in order:
+        shard = min(range(num_shards), key=lambda r: (load[r], r))
+        owner[i] = shard
+        load[shard] += isometry_macs(convs[i])
+    return [[c for c, o in zip(convs, owner) if o == r] for r in range(num_shards)]
+
+
+def _window_starts(optim_wrapper) -> bool:
+    """Whether this iteration opens a gradient-accumulation window (the gradients were zeroed
+    after the last update): mmengine's ``OptimWrapper`` updates when its inner count reaches a
+    multiple of ``accumulative_counts``."""
+    inner = getattr(optim_wrapper, '_inner_count', 0)
+    return inner % getattr(optim_wrapper, '_accumulative_counts', 1) == 0
 
 
 class _Attachment:
@@ -77,6 +101,15 @@ class IsometryRegularizerHook(Hook):
             1st, the ``interval + 1``-th, ...) and nothing in between, so the regulariser costs
             ``1 / interval`` of its time with the same expected update. Default 1: every step,
             exactly the reference.
+        shard: with ``W > 1`` data-parallel ranks, each rank computes the regulariser for about
+            ``1/W`` of the convs (balanced by :func:`isometry_macs`, the same split on every
+            rank) and the term rides on DDP's own gradient all-reduce: at the start of each
+            accumulation window the rank writes ``W * coeff * d(reg)/dA`` (times the AMP loss
+            scale) into its convs' gradients, which the all-reduce averages into the
+            ``coeff * d(reg)/dA`` every rank adds without sharding, so no collective is added
+            per step (the logged value is summed over ranks once per log interval). The update is
+            the unsharded one up to float rounding of the average. Default False; a single
+            process ignores it.
     """
 
     priority = 'NORMAL'
@@ -87,7 +120,8 @@ class IsometryRegularizerHook(Hook):
                  skip_stem: bool = True,
                  image_channels: int = 3,
                  regularizer: str = 'isometry',
-                 interval: int = 1):
+                 interval: int = 1,
+                 shard: bool = False):
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f'interval must be an integer >= 1, got {interval!r}')
         if coeff < 0:
@@ -102,6 +136,9 @@ class IsometryRegularizerHook(Hook):
         self.module = module or ''
         self.skip_stem = skip_stem
         self.image_channels = image_channels
+        self.shard = bool(shard)
+        self._world_size = 1
+        self._device = torch.device('cpu')
         self._attachments: List[_Attachment] = []
         self._pending: List[Tensor] = []  # values not yet handed to the message hub
         self._flush_interval = 50
@@ -139,6 +176,8 @@ class IsometryRegularizerHook(Hook):
                 'regulariser is off',
                 logger='current',
                 level=logging.WARNING)
+        self._world_size = get_world_size() if self.shard else 1
+        self._device = convs[0].weight.device if convs else torch.device('cpu')
         wrappers = (
             list(runner.optim_wrapper.values())
             if isinstance(runner.optim_wrapper, OptimWrapperDict) else [runner.optim_wrapper])
@@ -149,12 +188,21 @@ class IsometryRegularizerHook(Hook):
                 self._attach(wrapper, owned)
         loggers = [h for h in getattr(runner, 'hooks', []) if isinstance(h, LoggerHook)]
         self._flush_interval = loggers[0].interval if loggers else 50
+        sharding = ''
+        if self._world_size > 1:
+            own = sum(len(att.convs) for att in self._attachments)
+            sharding = f', sharded: {own} of them on rank {get_rank()} of {self._world_size}'
         print_log(
             f'IsometryRegularizerHook: {self.regularizer} regulariser, coeff={self.coeff}, '
-            f'interval={self.interval}, on {len(convs)} convs of {self.module or "the model"!r}',
+            f'interval={self.interval}, on {len(convs)} convs of {self.module or "the model"!r}'
+            f'{sharding}',
             logger='current')
 
     def _attach(self, wrapper, convs: List[nn.Conv2d]) -> None:
+        if self._world_size > 1:
+            self._attachments.append(
+                _Attachment(wrapper, shard_by_cost(convs, self._world_size)[get_rank()]))
+            return  # the term is written before the backward (before_train_iter)
         att = _Attachment(wrapper, convs)
         att.handle = wrapper.optimizer.register_step_pre_hook(
             lambda optimizer, args, kwargs: self._add_gradient(att, before_clip=False))
@@ -173,6 +221,8 @@ class IsometryRegularizerHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         for att in self._attachments:
             att.added = False
+            if self._world_size > 1 and _window_starts(att.optim_wrapper):
+                self._add_sharded_gradient(att)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         # The logger hook (priority BELOW_NORMAL) runs after this one and reads the message hub.
@@ -185,8 +235,11 @@ class IsometryRegularizerHook(Hook):
         """Hand the values of the past iterations to the message hub (one device read)."""
         if not self._pending:
             return
-        values = torch.stack(self._pending).tolist()
+        values = torch.stack(self._pending)
         self._pending = []
+        if self._world_size > 1:  # each rank holds its shard's part
+            all_reduce(values)
+        values = values.tolist()
         hub = MessageHub.get_current_instance()
         for value in values:
             hub.update_scalar(f'train/{self.regularizer}_reg', value)
@@ -194,6 +247,8 @@ class IsometryRegularizerHook(Hook):
     def after_train(self, runner) -> None:
         self.flush_log()
         for att in self._attachments:
+            if att.handle is None:
+                continue
             att.handle.remove()
             if att.original_clip_grad is not None:
                 att.optim_wrapper._clip_grad = att.original_clip_grad
@@ -242,6 +297,31 @@ class IsometryRegularizerHook(Hook):
                 w.grad = term
             else:
                 w.grad.add_(term)
+        self._record(value)
+
+    def _add_sharded_gradient(self, att: _Attachment) -> None:
+        """Write ``W * interval * coeff * grad`` (AMP-scaled like the loss) into this rank's
+        convs' gradients before the backward; DDP's all-reduce averages it over the ranks."""
+        att.steps += 1
+        if (att.steps - 1) % self.interval:
+            return
+        convs = [c for c in att.convs if c.weight.requires_grad]
+        value, grads = self.penalty(convs) if convs else (None, [])
+        scaler = getattr(att.optim_wrapper, 'loss_scaler', None)
+        factor = self.coeff * self.interval * self._world_size
+        for conv, grad in zip(convs, grads):
+            w = conv.weight
+            term = grad.to(w.dtype).mul_(factor)
+            if scaler is not None:
+                term = scaler.scale(term)  # the loss's scale, on the device, no host read
+            if w.grad is None:
+                w.grad = term
+            else:
+                w.grad.add_(term)
+        # every rank records a value at the same steps (zero for an empty shard)
+        self._record(value if value is not None else torch.zeros((), device=self._device))
+
+    def _record(self, value: Tensor) -> None:
         self._pending.append(value.detach().float())
         if len(self._pending) >= max(self._flush_interval, 1) * 4:
             self.flush_log()  # no logger reading them: keep the list bounded

@@ -49,7 +49,7 @@ class SharedScale(Scale):
         return x * self.scale.to(x.dtype)
 
     def add_scaled(self, identity: Tensor, x: Tensor) -> Tensor:
-        """``identity + s * x`` in one pass, as a block's output sum (:class:`ScaledAddFunction`)."""
+        """``identity + s * x`` in one pass, a block's output sum (:class:`ScaledAddFunction`)."""
         return ScaledAddFunction.apply(identity, x, self.scale.to(x.dtype))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

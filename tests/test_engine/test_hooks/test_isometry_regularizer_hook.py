@@ -440,3 +440,86 @@ def test_interval_one_is_the_reference_and_bad_intervals_are_refused():
     for bad in (0, -2, 1.5):
         with pytest.raises(ValueError, match='interval'):
             IsometryRegularizerHook(interval=bad)
+
+
+# ---------------------------------------------------------------------- sharding across ranks
+SHARD_CASES = ('plain', 'accumulate-2', 'amp-fused')
+
+
+def test_shards_are_disjoint_complete_balanced_and_in_module_order():
+    from isonet_det.engine.hooks.isometry_regularizer_hook import shard_by_cost
+    from isonet_det.ops import isometry_macs
+    convs = IsometryRegularizerHook().select_convs(nn.ModuleDict(dict(backbone=RISONet(50))))
+    total = sum(isometry_macs(c) for c in convs)
+    for world in (2, 3, 8):
+        shards = shard_by_cost(convs, world)
+        flat = [id(c) for s in shards for c in s]
+        assert sorted(flat) == sorted(id(c) for c in convs) and len(set(flat)) == len(convs)
+        position = {id(c): i for i, c in enumerate(convs)}
+        for s in shards:
+            assert [position[id(c)] for c in s] == sorted(position[id(c)] for c in s)
+        largest = max(isometry_macs(c) for c in convs)
+        # longest-first greedy: no shard exceeds the mean by more than the largest conv
+        assert max(sum(isometry_macs(c) for c in s) for s in shards) <= total / world + largest
+        assert shard_by_cost(convs, world) == shards  # the same split on every rank
+
+
+def test_sharded_ddp_update_equals_the_unsharded_one(tmp_path):
+    """Two gloo ranks: the sharded hook (each rank half the convs, the term riding on DDP's
+    all-reduce) gives the unsharded hook's weights, with plain SGD, gradient accumulation and
+    AMP with a fused optimizer, and the ranks stay identical."""
+    torch.manual_seed(0)
+    init_state = copy.deepcopy(_LossForward().state_dict())
+    mp.spawn(_ddp_worker_sharded, args=(2, _free_port(), init_state, str(tmp_path)), nprocs=2)
+    for case in SHARD_CASES:
+        runs = {(r, s): torch.load(tmp_path / f'{case}-shard{s}-rank{r}.pth')
+                for r in (0, 1) for s in (0, 1)}
+        for k, v in runs[0, 0].items():
+            assert torch.equal(runs[1, 1][k], runs[0, 1][k]), (case, k)
+            torch.testing.assert_close(runs[0, 1][k], v, rtol=1e-5, atol=1e-7, msg=(case, k))
+        assert not all(torch.equal(runs[0, 0][k], init_state[k]) for k in init_state)
+        shares = torch.load(tmp_path / f'{case}-shares.pth')
+        assert shares[0] > 0 and shares[1] > 0 and shares[0] + shares[1] == shares['total']
+
+
+def _ddp_worker_sharded(rank, world_size, port, init_state, out_dir):
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_module
+    amp_module.is_cuda_available = lambda: True  # a CPU GradScaler stands in for CUDA's
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world_size)
+    for case in SHARD_CASES:
+        shares = {}
+        for shard in (False, True):
+            model = _LossForward()
+            model.load_state_dict(init_state)
+            ddp = nn.parallel.DistributedDataParallel(model)
+            if case == 'amp-fused':
+                wrapper = AmpOptimWrapper(
+                    optimizer=torch.optim.SGD(ddp.parameters(), fused=True, **SGD))
+                wrapper.loss_scaler = torch.amp.GradScaler('cpu', init_scale=1024.0)
+            else:
+                wrapper = OptimWrapper(
+                    torch.optim.SGD(ddp.parameters(), **SGD),
+                    accumulative_counts=2 if case == 'accumulate-2' else 1)
+            data = batches(4, seed=100 + rank)
+            wrapper.initialize_count_status(ddp, 0, len(data))
+            hook = IsometryRegularizerHook(coeff=COEFF, shard=shard)
+            runner = FakeRunner(ddp, wrapper)
+            hook.before_train(runner)
+            if shard:
+                shares[rank] = len(hook._attachments[0].convs)
+                shares['total'] = len(hook.select_convs(ddp))
+            for i, x in enumerate(data):
+                hook.before_train_iter(runner, i)
+                with wrapper.optim_context(ddp):
+                    loss = ddp(x)
+                wrapper.update_params(loss)
+            hook.after_train(runner)
+            torch.save(model.state_dict(),
+                       os.path.join(out_dir, f'{case}-shard{int(shard)}-rank{rank}.pth'))
+        gathered = [None, None]
+        dist.all_gather_object(gathered, shares[rank])
+        if rank == 0:
+            torch.save({0: gathered[0], 1: gathered[1], 'total': shares['total']},
+                       os.path.join(out_dir, f'{case}-shares.pth'))
+    dist.destroy_process_group()
