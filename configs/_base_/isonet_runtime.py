@@ -1,7 +1,12 @@
 # What every isonet-det config adds to a stock MMDetection config: the plugin and the isometry
 # regulariser of the backbone convs (gamma = 1e-4 as the reference; the 7x7 stem is skipped).
 custom_imports = dict(imports=['isonet_det'], allow_failed_imports=False)
-custom_hooks = [dict(type='IsometryRegularizerHook', coeff=1e-4, module='backbone')]
+custom_hooks = [
+    dict(type='IsometryRegularizerHook', coeff=1e-4, module='backbone'),
+    # with `compile=True` (or a dict of torch.compile options): plain-dict param groups, which
+    # TorchDynamo needs to trace the optimizer step over a paramwise_cfg's groups
+    dict(type='PlainParamGroupsHook'),
+]
 
 # The reference's optimizer policy: SReLU thresholds without weight decay, residual scales at
 # lr x0.1. Configs use it as optim_wrapper.paramwise_cfg through mmengine's base-variable

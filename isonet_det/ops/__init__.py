@@ -1,6 +1,6 @@
-from .isometry import (DEFAULT_MAX_CHUNK_ELEMENTS, conv_kernel_gram, isometry_penalty,
-                       isometry_macs, isometry_penalty_and_grads,
-                       isometry_penalty_direct, isometry_workspace_bytes, orthonormality_penalty)
+from .isometry import (DEFAULT_MAX_CHUNK_ELEMENTS, conv_kernel_gram, isometry_macs,
+                       isometry_penalty, isometry_penalty_and_grads, isometry_penalty_direct,
+                       isometry_workspace_bytes, orthonormality_penalty)
 from .precision import full_fp32_matmul
 from .spectrum import conv_singular_value_range, conv_singular_values
 

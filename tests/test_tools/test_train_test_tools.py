@@ -62,7 +62,7 @@ def test_amp_keeps_the_regulariser_and_paramwise_settings():
     cfg = train_tool.build_config(args)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys['srelu'] == dict(decay_mult=0.0)
-    assert [h.type for h in cfg.custom_hooks] == ['IsometryRegularizerHook']
+    assert [h.type for h in cfg.custom_hooks] == ['IsometryRegularizerHook', 'PlainParamGroupsHook']
     assert cfg.auto_scale_lr.enable
 
 
@@ -171,3 +171,21 @@ def test_dist_train_two_cpu_processes(tiny_data, tmp_path):
         next(osp.join(dp, f) for dp, _, fs in os.walk(work) for f in fs
              if f.endswith('.log'))).read()
     assert 'isometry_reg:' in log and 'Distributed training: True' in log
+
+
+@pytest.mark.slow
+def test_compile_trains_the_demo_detector_with_the_regulariser(tmp_path):
+    """mmengine's ``compile`` (train_step, the optimizer step included, through TorchDynamo and
+    AOTAutograd: the aot_eager backend, which skips only the code generation) trains the demo
+    Mask R-CNN with R-ISONet, SReLU's and the scaled sum's autograd functions and the hook."""
+    root = tmp_path / 'data'
+    generate_shapes_dataset(str(root), num_train=4, num_val=4, image_size=128, seed=0)
+    work = str(tmp_path / 'compiled')
+    proc = python_tool('train.py', DEMO, '--work-dir', work, '--cfg-options',
+                       'compile.backend=aot_eager', 'val_cfg=None', 'val_dataloader=None',
+                       'val_evaluator=None', *data_options(f'{root}/', evaluate=False))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    log = proc.stdout + proc.stderr
+    assert 'Model has been "compiled"' in log
+    assert 'isometry_reg' in log and 'loss:' in log
+    assert osp.exists(osp.join(work, 'epoch_1.pth'))

@@ -1,3 +1,4 @@
 from .isometry_regularizer_hook import IsometryRegularizerHook
+from .plain_param_groups_hook import PlainParamGroupsHook
 
-__all__ = ['IsometryRegularizerHook']
+__all__ = ['IsometryRegularizerHook', 'PlainParamGroupsHook']

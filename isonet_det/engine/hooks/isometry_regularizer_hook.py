@@ -5,8 +5,8 @@ from typing import List, Optional
 import torch
 import torch.nn as nn
 from mmdet.registry import HOOKS
-from mmengine.hooks import Hook, LoggerHook
 from mmengine.dist import all_reduce, get_rank, get_world_size
+from mmengine.hooks import Hook, LoggerHook
 from mmengine.logging import MessageHub, print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
@@ -201,7 +201,8 @@ class IsometryRegularizerHook(Hook):
     def _attach(self, wrapper, convs: List[nn.Conv2d]) -> None:
         if self._world_size > 1:
             self._attachments.append(
-                _Attachment(wrapper, shard_by_cost(convs, self._world_size)[get_rank()]))
+                _Attachment(wrapper,
+                            shard_by_cost(convs, self._world_size)[get_rank()]))
             return  # the term is written before the backward (before_train_iter)
         att = _Attachment(wrapper, convs)
         att.handle = wrapper.optimizer.register_step_pre_hook(

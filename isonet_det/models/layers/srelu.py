@@ -26,7 +26,8 @@ class SReLUFunction(torch.autograd.Function):
     def forward(ctx, x: Tensor, b: Tensor, inplace: bool) -> Tensor:
         if inplace:
             ctx.mark_dirty(x)
-            y = torch.maximum(x, b, out=x)
+            torch.maximum(x, b, out=x)
+            y = x  # the dirty input itself (what torch.compile requires of mark_dirty)
         else:
             y = torch.maximum(x, b)
         ctx.save_for_backward(y, b)

@@ -520,6 +520,23 @@ def _ddp_worker_sharded(rank, world_size, port, init_state, out_dir):
         gathered = [None, None]
         dist.all_gather_object(gathered, shares[rank])
         if rank == 0:
-            torch.save({0: gathered[0], 1: gathered[1], 'total': shares['total']},
-                       os.path.join(out_dir, f'{case}-shares.pth'))
+            torch.save({
+                0: gathered[0],
+                1: gathered[1],
+                'total': shares['total']
+            }, os.path.join(out_dir, f'{case}-shares.pth'))
     dist.destroy_process_group()
+
+
+def test_plain_param_groups_only_with_compile():
+    from mmengine.config import ConfigDict
+
+    from isonet_det.engine import PlainParamGroupsHook
+    model = nn.Linear(2, 2)
+    for compile_cfg, expected in ((None, ConfigDict), (True, dict), (dict(backend='eager'), dict)):
+        opt = torch.optim.SGD([ConfigDict(params=list(model.parameters()), lr=0.1)], lr=0.1)
+        runner = FakeRunner(model, OptimWrapper(opt))
+        runner.cfg = dict(compile=compile_cfg)
+        PlainParamGroupsHook().before_train(runner)
+        group = opt.param_groups[0]
+        assert type(group) is expected and group['lr'] == 0.1 and len(group['params']) == 2
