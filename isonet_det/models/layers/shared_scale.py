@@ -6,6 +6,10 @@ from mmengine.registry import MODELS
 from torch import Tensor
 
 
+def _differentiable(*tensors: Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 class ScaledAddFunction(torch.autograd.Function):
     """``y = identity + s * x`` (``torch.addcmul``) with ``dL/ds = <g, x>`` taken as one dot
     product instead of autograd's ``(g * x).sum()``, which writes an activation-sized product."""
@@ -49,8 +53,15 @@ class SharedScale(Scale):
         return x * self.scale.to(x.dtype)
 
     def add_scaled(self, identity: Tensor, x: Tensor) -> Tensor:
-        """``identity + s * x`` in one pass, a block's output sum (:class:`ScaledAddFunction`)."""
-        return ScaledAddFunction.apply(identity, x, self.scale.to(x.dtype))
+        """``identity + s * x`` in one pass, a block's output sum (:class:`ScaledAddFunction`).
+
+        ``x`` is the block's own temporary: with nothing to differentiate (inference) the sum is
+        written into it, as mmdet's ResNet adds its identity in place.
+        """
+        s = self.scale.to(x.dtype)
+        if _differentiable(identity, x, s):
+            return ScaledAddFunction.apply(identity, x, s)
+        return x.mul_(s).add_(identity)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         key = prefix + 'scale'
@@ -68,4 +79,8 @@ class FoldedScale(nn.Module):
         return x
 
     def add_scaled(self, identity: Tensor, x: Tensor) -> Tensor:
-        return identity + x
+        """``identity + x``, in place in ``x`` (the block's temporary) when nothing is
+        differentiated."""
+        if _differentiable(identity, x):
+            return identity + x
+        return x.add_(identity)

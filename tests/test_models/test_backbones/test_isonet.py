@@ -175,3 +175,33 @@ def test_fused_layers_equal_the_reference_forms_through_a_whole_backbone(monkeyp
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     for n in grads:
         torch.testing.assert_close(grads[n], ref_grads[n], rtol=1e-9, atol=1e-12, msg=n)
+
+
+def test_torch_compile_traces_one_graph_and_matches_eager():
+    """SReLU's and the scaled sum's autograd functions trace without a graph break, and the
+    compiled train step (Dynamo + AOTAutograd, the aot_eager backend) equals eager."""
+    import torch._dynamo
+    torch.manual_seed(0)
+    model = RISONet(depth=18, base_channels=8, residual_scale_init=0.3)
+    model.init_weights()
+    model.train()
+    x = torch.randn(2, 3, 64, 64)
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(model)(x)
+    assert explained.graph_count == 1 and explained.graph_break_count == 0, \
+        [r.reason for r in explained.break_reasons]
+
+    def step(fn):
+        outs = fn(x)
+        sum((o * o).mean() for o in outs).backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+        model.zero_grad()
+        return [o.detach() for o in outs], grads
+
+    eager_outs, eager_grads = step(model)
+    compiled_outs, compiled_grads = step(torch.compile(model, backend='aot_eager'))
+    for a, b in zip(compiled_outs, eager_outs):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    for n in eager_grads:
+        torch.testing.assert_close(compiled_grads[n], eager_grads[n], rtol=1e-5, atol=1e-6, msg=n)
+    torch._dynamo.reset()
