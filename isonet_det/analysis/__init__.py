@@ -1,8 +1,10 @@
 from .jacobian import jacobian_singular_values
 from .layer_report import activation_stats, conv_layer_stats, orthogonality_error
+from .mean_field import chi_1, critical_sigma_w, depth_scales, fixed_point_q, variance_map
 from .plain_cnn import SCHEMES, PlainCNN
 
 __all__ = [
     'conv_layer_stats', 'activation_stats', 'orthogonality_error', 'jacobian_singular_values',
-    'PlainCNN', 'SCHEMES'
+    'PlainCNN', 'SCHEMES', 'variance_map', 'fixed_point_q', 'chi_1', 'depth_scales',
+    'critical_sigma_w'
 ]

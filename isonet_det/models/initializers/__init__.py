@@ -1,6 +1,7 @@
-from .delta import (DeltaInit, DeltaOrthogonalInit, delta_init_, delta_orthogonal_init_,
-                    haar_orthogonal)
+from .delta import (DeltaInit, DeltaOrthogonalInit, GaussianFanInInit, delta_init_,
+                    delta_orthogonal_init_, haar_orthogonal)
 
 __all__ = [
-    'DeltaInit', 'DeltaOrthogonalInit', 'delta_init_', 'delta_orthogonal_init_', 'haar_orthogonal'
+    'DeltaInit', 'DeltaOrthogonalInit', 'GaussianFanInInit', 'delta_init_',
+    'delta_orthogonal_init_', 'haar_orthogonal'
 ]

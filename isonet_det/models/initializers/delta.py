@@ -8,6 +8,7 @@ a Haar-random ``C_out x C_in`` matrix with orthonormal columns (``C_in <= C_out`
 (``C_in > C_out``), every other tap zero. On a periodic input the conv is then ``gain`` times an
 isometry (``C_in <= C_out``) or a co-isometry (its adjoint is one).
 """
+import math
 from typing import Optional
 
 import torch
@@ -72,14 +73,15 @@ class _ConvInit(BaseInit):
     def init_conv(self, m: nn.Module) -> None:
         raise NotImplementedError
 
+    def _matches(self, m: nn.Module) -> bool:
+        if self.wholemodule:
+            return isinstance(getattr(m, 'weight', None), Tensor) and m.weight.dim() >= 3
+        return bool(set(self.layer) & set([m.__class__.__name__] + _get_bases_name(m)))
+
     def __call__(self, module: nn.Module) -> None:
 
         def init(m):
-            if self.wholemodule:
-                matched = isinstance(getattr(m, 'weight', None), Tensor) and m.weight.dim() >= 3
-            else:
-                matched = bool(set(self.layer) & set([m.__class__.__name__] + _get_bases_name(m)))
-            if matched:
+            if self._matches(m):
                 self.init_conv(m)
                 if getattr(m, 'bias', None) is not None:
                     nn.init.constant_(m.bias, self.bias)
@@ -97,16 +99,50 @@ class DeltaInit(_ConvInit):
         delta_init_(m.weight, groups=getattr(m, 'groups', 1))
 
 
-@WEIGHT_INITIALIZERS.register_module(name='DeltaOrthogonal')
-class DeltaOrthogonalInit(_ConvInit):
-    """``init_cfg=dict(type='DeltaOrthogonal', layer='Conv2d', gain=1.0)``."""
+class _MeanFieldInit(_ConvInit):
+    """Weights of scale ``gain`` (sigma_w) and, with ``bias_std`` (sigma_b) > 0, biases drawn
+    from ``N(0, bias_std^2)`` instead of the constant ``bias``: a point ``(sigma_w^2, sigma_b^2)``
+    of the mean-field phase diagram (``isonet_det.analysis.mean_field``)."""
 
-    def __init__(self, gain: float = 1.0, **kwargs):
+    def __init__(self, gain: float = 1.0, bias_std: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        if bias_std < 0:
+            raise ValueError(f'bias_std must be >= 0, got {bias_std}')
         self.gain = gain
+        self.bias_std = bias_std
+
+    def __call__(self, module: nn.Module) -> None:
+        super().__call__(module)
+        if self.bias_std > 0:
+            # after the constant bias of _ConvInit, on the same modules
+            def draw(m):
+                if getattr(m, 'bias', None) is not None and self._matches(m):
+                    with torch.no_grad():
+                        m.bias.normal_(0.0, self.bias_std)
+
+            module.apply(draw)
+
+    def _get_init_info(self) -> str:
+        bias = f'bias_std={self.bias_std}' if self.bias_std > 0 else f'bias={self.bias}'
+        return f'{self.__class__.__name__}: gain={self.gain}, {bias}'
+
+
+@WEIGHT_INITIALIZERS.register_module(name='DeltaOrthogonal')
+class DeltaOrthogonalInit(_MeanFieldInit):
+    """``init_cfg=dict(type='DeltaOrthogonal', layer='Conv2d', gain=1.0, bias_std=0.0)``: Xiao
+    et al.'s kernels at ``sigma_w = gain``, biases ``N(0, bias_std^2)`` when ``bias_std > 0``."""
 
     def init_conv(self, m: nn.Module) -> None:
         delta_orthogonal_init_(m.weight, gain=self.gain, groups=getattr(m, 'groups', 1))
 
-    def _get_init_info(self) -> str:
-        return f'{self.__class__.__name__}: gain={self.gain}, bias={self.bias}'
+
+@WEIGHT_INITIALIZERS.register_module(name='GaussianFanIn')
+class GaussianFanInInit(_MeanFieldInit):
+    """``init_cfg=dict(type='GaussianFanIn', layer='Conv2d', gain=1.0, bias_std=0.0)``: every
+    tap ``N(0, gain^2 / fan_in)`` with ``fan_in = C_in/groups * kh * kw``, the Gaussian control
+    of Xiao et al. (same ``sigma_w``, ``sigma_b`` as Delta-Orthogonal, same variance map)."""
+
+    def init_conv(self, m: nn.Module) -> None:
+        fan_in = m.weight[0].numel()
+        with torch.no_grad():
+            m.weight.normal_(0.0, self.gain / math.sqrt(fan_in))

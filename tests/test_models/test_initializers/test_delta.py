@@ -85,3 +85,27 @@ def test_registered_initialisers_through_init_cfg():
 def test_delta_rejects_non_kernels():
     with pytest.raises(ValueError, match='conv kernel'):
         delta_orthogonal_init_(torch.empty(4, 4))
+
+
+def test_mean_field_initialisers_set_sigma_w_and_draw_biases():
+    """Delta-Orthogonal and its Gaussian control at one (sigma_w, sigma_b): the same second
+    moments (the variance map's), biases N(0, sigma_b^2) instead of the constant."""
+    from mmengine.model import initialize
+    torch.manual_seed(0)
+    sigma_w, sigma_b = 1.3, 0.2
+    for kind in ('DeltaOrthogonal', 'GaussianFanIn'):
+        model = nn.Sequential(*[nn.Conv2d(64, 64, 3, padding=1) for _ in range(8)])
+        initialize(model, dict(type=kind, layer='Conv2d', gain=sigma_w, bias_std=sigma_b))
+        weights = torch.stack([m.weight for m in model])
+        biases = torch.cat([m.bias for m in model])
+        # per output unit: sum of squared weights = sigma_w^2 (exact for orthogonal rows)
+        row_norms = weights.flatten(2).pow(2).sum(-1)
+        tol = 1e-5 if kind == 'DeltaOrthogonal' else 0.1
+        assert abs(row_norms.mean().item() - sigma_w**2) < tol * sigma_w**2, kind
+        assert abs(biases.std().item() - sigma_b) < 0.03 and abs(biases.mean().item()) < 0.05
+    gaussian = nn.Conv2d(32, 16, 3)
+    initialize(gaussian, dict(type='GaussianFanIn', layer='Conv2d', gain=2.0))
+    assert (gaussian.bias == 0).all()  # no bias_std: the constant bias (0)
+    assert abs(gaussian.weight.std().item() - 2.0 / (32 * 9)**0.5) < 0.01
+    with pytest.raises(ValueError, match='bias_std'):
+        initialize(gaussian, dict(type='GaussianFanIn', layer='Conv2d', bias_std=-1.0))
