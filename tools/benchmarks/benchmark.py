@@ -151,7 +151,7 @@ def table(header, rows):
 def bench_penalty(args, device, context):
     print('\n## penalty: regulariser forward + backward, every conv but the stem')
     rows = []
-    for depth in (50, 101):
+    for depth in args.depths:
         model = risonet(depth, device)
         convs = regularised_convs(model)
         weights = [c.weight for c in convs]
@@ -280,10 +280,12 @@ def main():
     parser.add_argument(
         '--only', default=','.join(SECTIONS), help=f'comma-separated sections of {SECTIONS}')
     parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--depths', default='50,101', help='R-ISONet depths of the penalty section')
     parser.add_argument('--image-size', type=int, default=512)
     parser.add_argument('--batch-size', type=int, default=2)
     args = parser.parse_args()
     only = [s.strip() for s in args.only.split(',') if s.strip()]
+    args.depths = [int(d) for d in args.depths.split(',')]
     unknown = sorted(set(only) - set(SECTIONS))
     if unknown:
         parser.error(f'unknown sections {unknown}; choose from {SECTIONS}')
