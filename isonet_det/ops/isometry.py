@@ -242,9 +242,14 @@ class _SpectralPlan:
 
 
 @lru_cache(maxsize=None)
+def _tap_pair_plan(kh, kw, sh, sw, dh, dw) -> _TapPairPlan:
+    return _TapPairPlan(kh, kw, sh, sw, dh, dw)
+
+
+@lru_cache(maxsize=None)
 def _kernel_plan(kh, kw, sh, sw, dh, dw, S, L):
     """The cheaper exact form (fewer multiply-adds) for this kernel geometry and size."""
-    pairs = _TapPairPlan(kh, kw, sh, sw, dh, dw)
+    pairs = _tap_pair_plan(kh, kw, sh, sw, dh, dw)
     if len(pairs.classes) == 1 and pairs.num_taps > 1:
         spectral = _SpectralPlan(kh, kw)
         if spectral.macs(S, L) < pairs.macs(S, L):
@@ -287,6 +292,14 @@ def _unstack_taps(grad_taps: Tensor, shape: torch.Size) -> Tensor:
     return grad_taps.reshape(kh, kw, in_channels, out_channels).permute(3, 2, 0, 1)
 
 
+def _plan_key(conv: nn.Conv2d) -> tuple:
+    """``(kh, kw, sh, sw, dh, dw, S, L)`` of each of ``conv``'s group kernels: its geometry and
+    its smaller and larger side (the key of :func:`_kernel_plan`)."""
+    out_channels, in_channels, kh, kw = conv.weight.shape
+    S, L = sorted((out_channels // conv.groups, in_channels))
+    return (kh, kw) + to_2tuple(conv.stride) + to_2tuple(conv.dilation) + (S, L)
+
+
 def _check_penalty_args(convs, reduction: str, name: str):
     """Validate the arguments of a penalty; return ``(list of convs, device, compute dtype)``."""
     if reduction not in ('sum', 'none'):
@@ -309,13 +322,9 @@ def _chunks(convs: List[nn.Conv2d], dtype, max_chunk_elements: int):
     """
     buckets: Dict[tuple, List[Tuple[int, int, Tensor]]] = {}
     for i, conv in enumerate(convs):
-        w = conv.weight.to(dtype)
-        kh, kw = w.shape[-2:]
-        geometry = (kh, kw) + to_2tuple(conv.stride) + to_2tuple(conv.dilation)
-        for g, wg in enumerate(w.chunk(conv.groups, dim=0)):
-            taps = _stacked_taps(wg)
-            S, L = taps.shape[0] // (kh * kw), taps.shape[1]
-            buckets.setdefault(geometry + (S, L), []).append((i, g, taps))
+        key = _plan_key(conv)
+        for g, wg in enumerate(conv.weight.to(dtype).chunk(conv.groups, dim=0)):
+            buckets.setdefault(key, []).append((i, g, _stacked_taps(wg)))
     for key, items in buckets.items():
         plan = _kernel_plan(*key)
         size = max(1, max_chunk_elements // plan.workspace(*key[6:]))
@@ -395,10 +404,8 @@ def isometry_penalty_and_grads(
 def isometry_macs(conv: nn.Conv2d) -> int:
     """Multiply-adds of the products of one conv's penalty forward + backward, in the form
     :func:`isometry_penalty` takes for it (the cost model for sharding it across ranks)."""
-    out_channels, in_channels, kh, kw = conv.weight.shape
-    S, L = sorted((out_channels // conv.groups, in_channels))
-    geometry = (kh, kw) + to_2tuple(conv.stride) + to_2tuple(conv.dilation)
-    return conv.groups * _kernel_plan(*geometry, S, L).macs(S, L)
+    key = _plan_key(conv)
+    return conv.groups * _kernel_plan(*key).macs(*key[6:])
 
 
 def isometry_workspace_bytes(convs: Iterable[nn.Conv2d],
@@ -420,7 +427,7 @@ def conv_kernel_gram(weight: Tensor, stride=1, dilation=1) -> Tensor:
     need it. ``weight``: ``(O, I, kh, kw)`` (one group).
     """
     kh, kw = weight.shape[-2:]
-    plan = _TapPairPlan(kh, kw, *to_2tuple(stride), *to_2tuple(dilation))
+    plan = _tap_pair_plan(kh, kw, *to_2tuple(stride), *to_2tuple(dilation))
     P = _stacked_taps(weight.to(torch.promote_types(weight.dtype, torch.float32)))[None]
     with full_fp32_matmul(weight.device.type):
         E = plan.forward(P)[1][1][0]

@@ -35,6 +35,7 @@ from mmcv.cnn import fuse_conv_bn
 from mmdet.models.backbones import ResNet
 from mmengine.logging import MMLogger
 
+from isonet_det.engine import IsometryRegularizerHook
 from isonet_det.engine.hooks.isometry_regularizer_hook import shard_by_cost
 from isonet_det.models import RISONet, fold_residual_scales
 from isonet_det.ops import isometry_penalty, isometry_penalty_and_grads, isometry_penalty_direct
@@ -94,7 +95,8 @@ def resnet(device, **kwargs):
 
 
 def regularised_convs(model):
-    return [m for m in model.modules() if isinstance(m, nn.Conv2d) and m is not model.conv1]
+    """The convs ``IsometryRegularizerHook`` regularises in ``model`` (all but the stem)."""
+    return IsometryRegularizerHook(module=None).select_convs(model)
 
 
 def train_step(model, x):

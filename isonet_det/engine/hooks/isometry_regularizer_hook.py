@@ -33,13 +33,13 @@ def shard_by_cost(convs: List[nn.Conv2d], num_shards: int) -> List[List[nn.Conv2
     (:func:`isometry_macs`; longest first, each to the lightest shard, ties to the lowest
     index): deterministic, so every rank computes the same split. Each list keeps module order.
     """
-    order = sorted(range(len(convs)), key=lambda i: (-isometry_macs(convs[i]), i))
+    cost = [isometry_macs(c) for c in convs]
     load = [0] * num_shards
     owner = [0] * len(convs)
-    for i in order:
+    for i in sorted(range(len(convs)), key=lambda i: (-cost[i], i)):
         shard = min(range(num_shards), key=lambda r: (load[r], r))
         owner[i] = shard
-        load[shard] += isometry_macs(convs[i])
+        load[shard] += cost[i]
     return [[c for c, o in zip(convs, owner) if o == r] for r in range(num_shards)]
 
 
@@ -49,6 +49,13 @@ def _window_starts(optim_wrapper) -> bool:
     multiple of ``accumulative_counts``."""
     inner = getattr(optim_wrapper, '_inner_count', 0)
     return inner % getattr(optim_wrapper, '_accumulative_counts', 1) == 0
+
+
+def _add_to_grad(param: nn.Parameter, term: Tensor) -> None:
+    if param.grad is None:
+        param.grad = term
+    else:
+        param.grad.add_(term)
 
 
 class _Attachment:
@@ -279,48 +286,44 @@ class IsometryRegularizerHook(Hook):
         if att.added:
             return
         att.added = True
-        att.steps += 1
-        if (att.steps - 1) % self.interval:
-            return
-        convs = [c for c in att.convs if c.weight.requires_grad]
+        convs = self._due_convs(att)
         if not convs:
             return
         value, grads = self.penalty(convs)
         grad_scale, found_inf = self._loss_scale_terms(att, before_clip)
         for conv, grad in zip(convs, grads):
-            w = conv.weight
-            term = grad.to(w.dtype).mul_(self.coeff * self.interval)
+            term = grad.to(conv.weight.dtype).mul_(self.coeff * self.interval)
             if grad_scale is not None:
                 term.mul_(grad_scale.to(term.dtype))
             if found_inf is not None:
                 term.mul_(1 - found_inf.to(term.dtype))
-            if w.grad is None:
-                w.grad = term
-            else:
-                w.grad.add_(term)
+            _add_to_grad(conv.weight, term)
         self._record(value)
 
     def _add_sharded_gradient(self, att: _Attachment) -> None:
         """Write ``W * interval * coeff * grad`` (AMP-scaled like the loss) into this rank's
         convs' gradients before the backward; DDP's all-reduce averages it over the ranks."""
-        att.steps += 1
-        if (att.steps - 1) % self.interval:
+        convs = self._due_convs(att)
+        if convs is None:
             return
-        convs = [c for c in att.convs if c.weight.requires_grad]
         value, grads = self.penalty(convs) if convs else (None, [])
         scaler = getattr(att.optim_wrapper, 'loss_scaler', None)
         factor = self.coeff * self.interval * self._world_size
         for conv, grad in zip(convs, grads):
-            w = conv.weight
-            term = grad.to(w.dtype).mul_(factor)
+            term = grad.to(conv.weight.dtype).mul_(factor)
             if scaler is not None:
                 term = scaler.scale(term)  # the loss's scale, on the device, no host read
-            if w.grad is None:
-                w.grad = term
-            else:
-                w.grad.add_(term)
+            _add_to_grad(conv.weight, term)
         # every rank records a value at the same steps (zero for an empty shard)
         self._record(value if value is not None else torch.zeros((), device=self._device))
+
+    def _due_convs(self, att: _Attachment) -> Optional[List[nn.Conv2d]]:
+        """Count one step (a window when sharded) of ``att``: ``None`` on the steps lazy
+        regularisation skips, else its trainable convs (possibly none)."""
+        att.steps += 1
+        if (att.steps - 1) % self.interval:
+            return None
+        return [c for c in att.convs if c.weight.requires_grad]
 
     def _record(self, value: Tensor) -> None:
         self._pending.append(value.detach().float())

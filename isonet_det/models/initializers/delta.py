@@ -73,6 +73,9 @@ class _ConvInit(BaseInit):
     def init_conv(self, m: nn.Module) -> None:
         raise NotImplementedError
 
+    def init_bias(self, bias: Tensor) -> None:
+        nn.init.constant_(bias, self.bias)
+
     def _matches(self, m: nn.Module) -> bool:
         if self.wholemodule:
             return isinstance(getattr(m, 'weight', None), Tensor) and m.weight.dim() >= 3
@@ -84,7 +87,7 @@ class _ConvInit(BaseInit):
             if self._matches(m):
                 self.init_conv(m)
                 if getattr(m, 'bias', None) is not None:
-                    nn.init.constant_(m.bias, self.bias)
+                    self.init_bias(m.bias)
 
         module.apply(init)
         if hasattr(module, '_params_init_info'):
@@ -111,16 +114,11 @@ class _MeanFieldInit(_ConvInit):
         self.gain = gain
         self.bias_std = bias_std
 
-    def __call__(self, module: nn.Module) -> None:
-        super().__call__(module)
+    def init_bias(self, bias: Tensor) -> None:
         if self.bias_std > 0:
-            # after the constant bias of _ConvInit, on the same modules
-            def draw(m):
-                if getattr(m, 'bias', None) is not None and self._matches(m):
-                    with torch.no_grad():
-                        m.bias.normal_(0.0, self.bias_std)
-
-            module.apply(draw)
+            nn.init.normal_(bias, 0.0, self.bias_std)
+        else:
+            super().init_bias(bias)
 
     def _get_init_info(self) -> str:
         bias = f'bias_std={self.bias_std}' if self.bias_std > 0 else f'bias={self.bias}'
