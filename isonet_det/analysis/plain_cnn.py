@@ -1,20 +1,33 @@
 """Plain CNNs (no shortcut, no normalisation) for the dynamical-isometry experiments."""
 import math
+from typing import Optional
 
+import torch
 import torch.nn as nn
 
 from ..models.initializers import delta_init_, delta_orthogonal_init_
 from ..models.layers import SReLU
 
-# name -> (activation, initialiser of the plain 3x3 convs), as in the experiments of
-# Qi et al. 2020 (Delta + SReLU) and Xiao et al. 2018 (Delta-Orthogonal + tanh).
-SCHEMES = ('kaiming_relu', 'delta_srelu', 'delta_orthogonal_tanh')
+# name -> (initialiser of the plain 3x3 convs, activation), as in the experiments of He et al.
+# 2015 (Kaiming + ReLU), Qi et al. 2020 (Delta + SReLU) and Xiao et al. 2018 (Delta-Orthogonal
+# and its Gaussian control, both with tanh, at a point (sigma_w, sigma_b) of the mean-field phase
+# diagram).
+SCHEMES = ('kaiming_relu', 'delta_srelu', 'delta_orthogonal_tanh', 'gaussian_tanh')
+MEAN_FIELD_SCHEMES = ('delta_orthogonal_tanh', 'gaussian_tanh')
 
 
 class PlainCNN(nn.Module):
-    """``stem conv3x3 (3 -> width) -> depth x [conv3x3 -> act] -> global avg pool -> linear``.
+    """``stem conv3x3 (3 -> width) -> act -> depth x [conv3x3 -> act] -> global avg pool ->
+    linear``; with ``flatten_size=n`` (inputs ``n x n``) the head reads the flattened
+    ``width x n x n`` features instead of their spatial mean, so that a body that passes its input
+    through (an isometry) leaves every input feature to the head.
 
     ``body`` holds the ``depth`` convs whose isometry is studied; no shortcuts, no norms.
+
+    The tanh schemes take a mean-field point: kernels of scale ``sigma_w`` (Delta-Orthogonal: the
+    centre tap ``sigma_w Q``; Gaussian: every tap ``N(0, sigma_w^2 / (9 width))``) and conv
+    biases ``N(0, sigma_b^2)`` (Xiao et al. 2018, Algorithm 2 and Sec. 2). The other schemes have
+    bias-free convs (as their papers) and take neither.
     """
 
     def __init__(self,
@@ -22,36 +35,62 @@ class PlainCNN(nn.Module):
                  width: int = 16,
                  num_classes: int = 4,
                  scheme: str = 'delta_srelu',
-                 in_channels: int = 3):
+                 in_channels: int = 3,
+                 sigma_w: float = 1.0,
+                 sigma_b: float = 0.0,
+                 flatten_size: Optional[int] = None):
         super().__init__()
         if scheme not in SCHEMES:
             raise ValueError(f'scheme must be one of {SCHEMES}, got {scheme!r}')
-        self.scheme = scheme
+        mean_field = scheme in MEAN_FIELD_SCHEMES
+        if not mean_field and (sigma_w != 1.0 or sigma_b != 0.0):
+            raise ValueError(f'sigma_w / sigma_b apply to {MEAN_FIELD_SCHEMES}, not {scheme!r}')
+        if sigma_w <= 0 or sigma_b < 0:
+            raise ValueError(f'need sigma_w > 0 and sigma_b >= 0, got {sigma_w}, {sigma_b}')
+        self.scheme, self.sigma_w, self.sigma_b = scheme, sigma_w, sigma_b
         self.stem = nn.Conv2d(in_channels, width, 3, padding=1, bias=False)
         layers = []
         for _ in range(depth):
-            conv = nn.Conv2d(width, width, 3, padding=1, bias=False)
+            conv = nn.Conv2d(width, width, 3, padding=1, bias=mean_field)
             if scheme == 'kaiming_relu':
                 nn.init.kaiming_normal_(conv.weight, nonlinearity='relu')
-                act = nn.ReLU()
             elif scheme == 'delta_srelu':
                 delta_init_(conv.weight)
-                act = SReLU(width)
+            elif scheme == 'delta_orthogonal_tanh':
+                delta_orthogonal_init_(conv.weight, gain=sigma_w)
             else:
-                delta_orthogonal_init_(conv.weight)
-                act = nn.Tanh()
-            layers += [conv, act]
+                nn.init.normal_(conv.weight, 0.0, sigma_w / math.sqrt(conv.weight[0].numel()))
+            if mean_field:
+                nn.init.normal_(conv.bias, 0.0, sigma_b)
+            layers += [conv, self._activation(width)]
         self.body = nn.Sequential(*layers)
-        self.stem_act = nn.Tanh() if scheme == 'delta_orthogonal_tanh' else (
-            SReLU(width) if scheme == 'delta_srelu' else nn.ReLU())
-        self.head = nn.Linear(width, num_classes)
+        self.stem_act = self._activation(width)
+        self.flatten = flatten_size is not None
+        self.head = nn.Linear(width * (flatten_size**2 if self.flatten else 1), num_classes)
         nn.init.kaiming_uniform_(self.stem.weight, a=math.sqrt(5))
+
+    def _activation(self, width: int) -> nn.Module:
+        if self.scheme in MEAN_FIELD_SCHEMES:
+            return nn.Tanh()
+        return SReLU(width) if self.scheme == 'delta_srelu' else nn.ReLU()
 
     def body_convs(self):
         return [m for m in self.body if isinstance(m, nn.Conv2d)]
+
+    @torch.no_grad()
+    def set_input_variance(self, images: torch.Tensor, q: float) -> float:
+        """Rescale the (linear, bias-free) stem so that its output, the first pre-activation
+        ``h^0``, has variance ``q`` over ``images`` (Xiao et al.: inputs at the fixed point
+        ``q*``). Equivalent to scaling the inputs. Returns the factor applied."""
+        if q <= 0:
+            raise ValueError(f'q must be > 0, got {q}')
+        factor = math.sqrt(q / self.stem(images).var().item())
+        self.stem.weight.mul_(factor)
+        return factor
 
     def features(self, x):
         return self.body(self.stem_act(self.stem(x)))
 
     def forward(self, x):
-        return self.head(self.features(x).mean(dim=(2, 3)))
+        x = self.features(x)
+        return self.head(x.flatten(1) if self.flatten else x.mean(dim=(2, 3)))

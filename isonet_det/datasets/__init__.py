@@ -1,4 +1,7 @@
 from .gratings import make_gratings
+from .prototypes import class_prototypes, make_prototypes
 from .synthetic_shapes import CATEGORIES, generate_shapes_dataset
 
-__all__ = ['generate_shapes_dataset', 'CATEGORIES', 'make_gratings']
+__all__ = [
+    'generate_shapes_dataset', 'CATEGORIES', 'make_gratings', 'make_prototypes', 'class_prototypes'
+]

@@ -81,3 +81,37 @@ def test_plain_cnn_schemes():
         assert model(torch.randn(2, 3, 8, 8)).shape == (2, 4) and len(model.body_convs()) == 3
     with pytest.raises(ValueError, match='scheme'):
         PlainCNN(3, scheme='bn_relu')
+    with pytest.raises(ValueError, match='sigma_w / sigma_b apply to'):
+        PlainCNN(3, scheme='kaiming_relu', sigma_b=0.1)
+    flat = PlainCNN(2, 4, num_classes=5, flatten_size=6)
+    assert flat(torch.randn(2, 3, 6, 6)).shape == (2, 5) and flat.head.in_features == 4 * 36
+
+
+def test_plain_cnn_mean_field_point():
+    """The tanh schemes draw kernels at sigma_w (Delta-Orthogonal: sigma_w times an orthogonal
+    centre tap; Gaussian: N(0, sigma_w^2 / fan_in) per tap) and biases N(0, sigma_b^2)."""
+    torch.manual_seed(0)
+    sigma_w, sigma_b, width = 1.3, 0.2, 64
+    do = PlainCNN(4, width, scheme='delta_orthogonal_tanh', sigma_w=sigma_w, sigma_b=sigma_b)
+    for conv in do.body_convs():
+        centre = conv.weight[:, :, 1, 1]
+        torch.testing.assert_close(centre @ centre.T, sigma_w**2 * torch.eye(width))
+        off_centre = conv.weight.detach().clone()
+        off_centre[:, :, 1, 1] = 0
+        assert not off_centre.any()
+    gauss = PlainCNN(4, width, scheme='gaussian_tanh', sigma_w=sigma_w, sigma_b=sigma_b)
+    weights = torch.cat([c.weight.flatten() for c in gauss.body_convs()])
+    biases = torch.cat([c.bias for c in gauss.body_convs()])
+    assert abs(weights.std().item() / (sigma_w / math.sqrt(9 * width)) - 1) < 0.02
+    assert abs(biases.std().item() / sigma_b - 1) < 0.15 and abs(biases.mean()) < 0.05
+    assert all(c.bias is None for c in PlainCNN(2, 4, scheme='delta_srelu').body_convs())
+
+
+def test_set_input_variance_puts_the_first_preactivation_at_q():
+    images = make_gratings(256, 8, seed=0)[0]
+    model = PlainCNN(2, 8, scheme='delta_orthogonal_tanh', sigma_w=1.05**0.5, sigma_b=4.5e-3)
+    factor = model.set_input_variance(images, 0.026)
+    assert factor > 0
+    assert abs(model.stem(images).var().item() / 0.026 - 1) < 1e-4
+    with pytest.raises(ValueError, match='q must be > 0'):
+        model.set_input_variance(images, 0.0)

@@ -56,17 +56,47 @@ def test_jacobian_spectrum(tmp_path):
     assert (tmp_path / 'jacobian_spectrum.png').exists()
 
 
-@pytest.mark.slow
 def test_depth_trainability_small(tmp_path):
-    run = tool('depth_trainability.py', '--depths', '3', '12', '--steps', '6', '--width', '4',
-               '--num-train', '64', '--out-dir', str(tmp_path))
+    out = tmp_path / 'run'
+    run = tool('depth_trainability.py', '--depths', '2', '5', '--steps', '4', '--sweep-steps', '2',
+               '--lrs', '1e-3', '1e-2', '--width', '4', '--num-train', '64', '--num-test', '32',
+               '--map-depths', '2', '4', '--map-sigma-w2', '0.5', '2.0', '--map-lrs', '1e-2',
+               '--map-steps', '2', '--jacobian-depth', '3', '--jacobian-width', '2', '--out-dir',
+               str(out))
     assert run.returncode == 0, run.stderr[-3000:]
-    results = json.load(open(tmp_path / 'results.json'))['results']
-    assert {(r['depth'], r['setting'])
-            for r in results} == {(d, s)
-                                  for d in (3, 12)
-                                  for s in ('kaiming_relu', 'isonet', 'delta_orthogonal_tanh',
-                                            'delta_srelu_noreg')}
-    assert all(len(r['losses']) <= 6 for r in results)
-    assert (tmp_path / 'loss_curves.png').exists()
-    assert 'isonet' in run.stdout and 'final loss' in run.stdout
+    saved = json.load(open(out / 'results.json'))
+    arms = ('do_tanh_critical', 'gauss_tanh_critical', 'do_tanh_ordered', 'do_tanh_chaotic',
+            'kaiming_relu', 'isonet', 'isonet_noreg', 'kaiming_relu_orth')
+    assert {(r['depth'], r['arm'])
+            for r in saved['results']} == {(d, a)
+                                           for d in (2, 5) for a in arms}
+    for r in saved['results']:
+        assert set(r['sweep']) == {'0.001', '0.01'} and r['lr'] in (1e-3, 1e-2)
+        assert len(r['losses']) <= 4 and r['tried'][-1] == r['lr']
+    critical = next(r for r in saved['results'] if r['arm'] == 'do_tanh_critical')
+    assert abs(critical['sigma_w2'] - 1.05) < 1e-3 and critical['q_star'] > 0
+    assert len(saved['phase_map']) == 4 and all('xi_c' in c for c in saved['phase_map'])
+    spectrum = saved['jacobian']['isonet_noreg']['singular_values']
+    assert len(spectrum) == 2 * 16
+    assert saved['jacobian']['do_tanh_ordered']['mean_field_mean_sq'] < 1
+    for name in ('table.md', 'curves.png', 'phase_map.png', 'jacobian_spectra.png'):
+        assert (out / name).exists(), name
+    assert 'do_tanh_critical' in run.stdout and '6 xi_c' in run.stdout
+    again = tool('depth_trainability.py', '--depths', '2', '--out-dir', str(out))
+    assert again.returncode != 0 and 'not overwritten' in again.stderr
+
+
+def test_isonet_ablation_small(tmp_path):
+    out = tmp_path / 'run'
+    run = tool('isonet_ablation.py', '--depth', '18', '--base-channels', '4', '--size', '16',
+               '--steps', '3', '--sweep-steps', '2', '--lrs', '1e-3', '1e-2', '--seeds', '0', '1',
+               '--num-train', '64', '--num-test', '32', '--arms', 'delta+srelu+0',
+               'kaiming+relu+1e-4', '--out-dir', str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    saved = json.load(open(out / 'results.json'))
+    assert [r['arm'] for r in saved['results']] == ['delta+srelu+0', 'kaiming+relu+0.0001']
+    assert all(len(r['runs']) == 2 and len(r['runs'][0]['losses']) <= 3 for r in saved['results'])
+    assert (out / 'table.md').exists() and (out / 'curves.png').exists()
+    assert '±' in run.stdout and 'DeltaInit' not in run.stdout + run.stderr
+    bad = tool('isonet_ablation.py', '--arms', 'delta+gelu+0', '--out-dir', str(tmp_path / 'x'))
+    assert bad.returncode != 0 and 'activation must be one of' in bad.stderr

@@ -1,21 +1,35 @@
-"""Can plain CNNs (no shortcut, no normalisation) of depth 10 .. 1000 train? (CPU scale)
+"""Which plain CNNs (no shortcut, no normalisation) train at depth 10 .. 1000? The trainability
+experiments of Xiao et al. (ICML 2018) and Qi et al. (ICML 2020), at CPU scale.
 
-    python tools/analysis/depth_trainability.py [--depths 10 50 200 1000] [--steps 80]
-        [--width 16] [--size 8] [--batch-size 32] [--lr 0.001] [--coeff 1e-4] [--out-dir DIR]
+    python tools/analysis/depth_trainability.py [--quick] [--depths 10 100 1000] [--steps 80]
+        [--arms ...] [--sigma-b2 2.01e-5] [--lrs ...] [--out-dir DIR]
 
-Settings, same data, steps and optimizer (SGD, momentum 0.9):
-  (a) kaiming_relu:           Kaiming init + ReLU
-  (b) isonet:                 Delta init + SReLU + the isometry regulariser (coeff)
-  (c) delta_orthogonal_tanh:  Delta-Orthogonal init + tanh (Xiao et al. 2018)
-  (d) delta_srelu_noreg:      (b) without the regulariser
-Task: the orientation (4 classes) of noisy gratings (isonet_det.datasets.make_gratings), 2048
-training images. Prints final training loss / accuracy (mean of the last 10 steps) and the ratio
-of gradient norms of the first and last plain conv at init; writes results.json and
-loss_curves.png.
+Arms (ARMS), every one on the same data, batches, budget and optimiser (SGD, momentum 0.9):
+  do_tanh_critical      Delta-Orthogonal + tanh on the critical line chi_1 = 1 at sigma_b^2
+                        (2.01e-5: sigma_w^2 = 1.05, Xiao et al.'s deep runs), biases
+                        N(0, sigma_b^2), inputs scaled so the first pre-activation has variance q*
+  gauss_tanh_critical   the same point with Gaussian kernels (Xiao et al.'s control)
+  do_tanh_ordered       Delta-Orthogonal + tanh at sigma_w^2 = 0.8 (ordered phase, chi_1 < 1)
+  do_tanh_chaotic       Delta-Orthogonal + tanh at sigma_w^2 = 3.0 (chaotic phase, chi_1 > 1)
+  kaiming_relu          Kaiming (He) init + ReLU
+  isonet                Delta + SReLU + the isometry regulariser (--coeff)
+  isonet_noreg          Delta + SReLU
+  kaiming_relu_orth     Kaiming + ReLU + Xie et al.'s orthonormality regulariser (--coeff);
+                        their backward error modulation is not implemented (see README)
+Task: 10 classes of noisy prototype images (isonet_det.datasets.make_prototypes, 8 x 8): not
+symmetric under x -> -x, and linearly separable, so every arm can fit it in principle.
 
-The same lr serves every depth and setting. At lr 0.01 the Delta-initialised nets diverge from
-depth 50 on: every layer starts as the identity and receives the same gradient, so the
-end-to-end step grows with depth; 0.001 trains them up to depth 1000.
+Learning rate: per arm and depth, a sweep of --sweep-steps steps over --lrs from the same init
+and batches; the lr with the lowest mean loss over the sweep's last 3 steps trains for --steps
+(if that run diverges or ends 0.25 above its initial loss, the next best is taken); every sweep loss is recorded.
+
+Also: a phase map over (sigma_w^2, depth) for Delta-Orthogonal + tanh at sigma_b^2 (final training
+accuracy per cell, the best of --map-lrs), with Schoenholz et al.'s trainability bound 6 xi_c
+drawn on it; and input-output Jacobian spectra at init (--jacobian-depth) of the arms, with the
+mean-field prediction of the mean squared singular value, chi_1^depth.
+
+Writes into a new folder (never overwrites): results.json (every setting, curve and sweep),
+table.md, curves.png, phase_map.png, jacobian_spectra.png.
 """
 import argparse
 import json
@@ -26,122 +40,332 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from isonet_det.analysis import PlainCNN  # noqa: E402
-from isonet_det.datasets import make_gratings  # noqa: E402
-from isonet_det.ops import isometry_penalty  # noqa: E402
+from isonet_det.analysis import (
+    PlainCNN,
+    chi_1,
+    critical_sigma_w,
+    depth_scales,  # noqa: E402
+    fixed_point_q,
+    jacobian_singular_values)
+from isonet_det.analysis.trainability import (
+    accuracy,
+    sweep_and_train,
+    tail_mean,  # noqa: E402
+    train_classifier)
+from isonet_det.datasets import make_prototypes  # noqa: E402
+from isonet_det.ops import isometry_penalty, orthonormality_penalty  # noqa: E402
 
-SETTINGS = {  # name -> (PlainCNN scheme, regulariser on)
-    'kaiming_relu': ('kaiming_relu', False),
-    'isonet': ('delta_srelu', True),
-    'delta_orthogonal_tanh': ('delta_orthogonal_tanh', False),
-    'delta_srelu_noreg': ('delta_srelu', False),
+# name -> (PlainCNN scheme, sigma_w^2 ('critical' or a number; None: not a mean-field arm),
+#          regulariser)
+ARMS = {
+    'do_tanh_critical': ('delta_orthogonal_tanh', 'critical', None),
+    'gauss_tanh_critical': ('gaussian_tanh', 'critical', None),
+    'do_tanh_ordered': ('delta_orthogonal_tanh', 'ordered', None),
+    'do_tanh_chaotic': ('delta_orthogonal_tanh', 'chaotic', None),
+    'kaiming_relu': ('kaiming_relu', None, None),
+    'isonet': ('delta_srelu', None, isometry_penalty),
+    'isonet_noreg': ('delta_srelu', None, None),
+    'kaiming_relu_orth': ('kaiming_relu', None, orthonormality_penalty),
 }
+NUM_CLASSES = 10
 
 
-def train_one(depth, setting, data, args):
-    scheme, regularised = SETTINGS[setting]
+def mean_field_point(sigma_w2, args):
+    """``(sigma_w, sigma_b, q*)`` for an arm's sigma_w^2 entry."""
+    sigma_b = math.sqrt(args.sigma_b2)
+    if sigma_w2 == 'critical':
+        sigma_w, q_star = critical_sigma_w(sigma_b)
+        return sigma_w, sigma_b, q_star
+    sigma_w = math.sqrt(
+        getattr(args, f'{sigma_w2}_sigma_w2') if isinstance(sigma_w2, str) else sigma_w2)
+    return sigma_w, sigma_b, fixed_point_q(sigma_w, sigma_b)
+
+
+def build(scheme, sigma_w2, depth, width, images, args):
+    """A PlainCNN at the arm's point, seeded (the same init for every lr), inputs at q*."""
     torch.manual_seed(args.seed)
-    model = PlainCNN(depth, args.width, num_classes=4, scheme=scheme)
-    convs = model.body_convs()
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if 'srelu' in name else decay).append(p)
-    opt = torch.optim.SGD([
-        dict(params=decay, weight_decay=args.weight_decay),
-        dict(params=no_decay, weight_decay=0.0)
-    ],
-                          lr=args.lr,
-                          momentum=0.9)
-    images, labels = data
-    g = torch.Generator().manual_seed(args.seed + 1)
-    losses, accs, grad_ratio = [], [], float('nan')
-    for step in range(args.steps):
-        idx = torch.randint(len(images), (args.batch_size, ), generator=g)
-        logits = model(images[idx])
-        loss = F.cross_entropy(logits, labels[idx])
-        total = loss + args.coeff * isometry_penalty(convs) if regularised else loss
-        opt.zero_grad()
-        total.backward()
-        if step == 0:
-            first, last = convs[0].weight.grad.norm(), convs[-1].weight.grad.norm()
-            grad_ratio = (first / last).item() if last > 0 else float('inf')
-        if not math.isfinite(total.item()):
-            losses.append(float('nan'))
-            accs.append(float('nan'))
-            break
-        opt.step()
-        losses.append(loss.item())
-        accs.append((logits.argmax(1) == labels[idx]).float().mean().item())
-    tail = [v for v in losses[-10:]]
-    return dict(
-        depth=depth,
-        setting=setting,
-        losses=losses,
-        final_loss=sum(tail) / len(tail),
-        final_accuracy=sum(accs[-10:]) / len(accs[-10:]),
-        grad_norm_ratio_first_last=grad_ratio,
-        diverged=not math.isfinite(losses[-1]))
+    if sigma_w2 is None:
+        return PlainCNN(depth, width, NUM_CLASSES, scheme, flatten_size=images.shape[-1])
+    sigma_w, sigma_b, q_star = mean_field_point(sigma_w2, args)
+    model = PlainCNN(
+        depth,
+        width,
+        NUM_CLASSES,
+        scheme,
+        sigma_w=sigma_w,
+        sigma_b=sigma_b,
+        flatten_size=images.shape[-1])
+    model.set_input_variance(images[:512], q_star)
+    return model
 
 
-def plot(results, depths, out_dir):
+def run_arm(arm, depth, data, test, args):
+    scheme, sigma_w2, regulariser = ARMS[arm]
+    run = sweep_and_train(
+        lambda: build(scheme, sigma_w2, depth, args.width, data[0], args),
+        data,
+        args.lrs,
+        args.sweep_steps,
+        args.steps,
+        regulariser=regulariser,
+        coeff=args.coeff,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        seed=args.seed)
+    model, ok = run.pop('model'), not run['diverged']
+    result = dict(arm=arm, depth=depth, **run)
+    result['sweep'] = {str(k): v for k, v in run['sweep'].items()}
+    result.update(
+        final_loss=tail_mean(run['losses']) if ok else float('nan'),
+        final_accuracy=tail_mean(run['accuracies']) if ok else float('nan'),
+        test_accuracy=accuracy(model, test) if ok else float('nan'))
+    if sigma_w2 is not None:
+        sigma_w, sigma_b, q_star = mean_field_point(sigma_w2, args)
+        result.update(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, q_star=q_star)
+    return result
+
+
+def phase_map(data, args):
+    """Final training accuracy of Delta-Orthogonal + tanh over (sigma_w^2, depth)."""
+    sigma_b = math.sqrt(args.sigma_b2)
+    cells = []
+    for sigma_w2 in args.map_sigma_w2:
+        sigma_w = math.sqrt(sigma_w2)
+        xi_c = depth_scales(sigma_w, sigma_b)[1]
+        for depth in args.map_depths:
+            best = 0.0
+            for lr in args.map_lrs:
+                model = build('delta_orthogonal_tanh', sigma_w2, depth, args.width, data[0], args)
+                run = train_classifier(
+                    model, data, lr, args.map_steps, batch_size=args.batch_size, seed=args.seed)
+                if not run['diverged']:
+                    best = max(best, tail_mean(run['accuracies']))
+            cells.append(dict(sigma_w2=sigma_w2, depth=depth, xi_c=xi_c, final_accuracy=best))
+    return cells
+
+
+def jacobian_spectra(args):
+    """Singular values of d body / d input at init (one 4 x 4 input at the arm's scale), and the
+    mean-field ``chi_1^depth`` (the mean squared singular value it predicts)."""
+    size = 4
+    images, _ = make_prototypes(256, size, NUM_CLASSES, args.noise, args.seed)
+    spectra = {}
+    for arm in args.arms:
+        scheme, sigma_w2, _ = ARMS[arm]
+        model = build(scheme, sigma_w2, args.jacobian_depth, args.jacobian_width, images,
+                      args).double()
+        with torch.no_grad():
+            x = model.stem_act(model.stem(images[:1].double()))[0]
+        s = jacobian_singular_values(model.body, x)
+        entry = dict(
+            singular_values=s.tolist(),
+            mean_sq=(s**2).mean().item(),
+            fraction_near_one=((s > 0.9) & (s < 1.1)).double().mean().item())
+        if sigma_w2 is not None:
+            sigma_w, sigma_b, q_star = mean_field_point(sigma_w2, args)
+            entry['mean_field_mean_sq'] = chi_1(
+                sigma_w, sigma_b, q_star=q_star)**args.jacobian_depth
+        spectra[arm] = entry
+    return spectra
+
+
+def write_table(results, cells, spectra, args, seconds):
+    chance = 1.0 / NUM_CLASSES
+    lines = [
+        f'Final training loss / accuracy (mean of the last 10 steps; chance loss '
+        f'{math.log(NUM_CLASSES):.3f}, accuracy {chance:.2f}), held-out accuracy, and the swept '
+        'lr; "div" = every lr diverged.', '',
+        '| arm | ' + ' | '.join(f'depth {d}' for d in args.depths) + ' |',
+        '|---|' + '---|' * len(args.depths)
+    ]
+    for arm in args.arms:
+        row = []
+        for d in args.depths:
+            r = next(r for r in results if r['arm'] == arm and r['depth'] == d)
+            row.append(
+                'div' if r['diverged'] else f'{r["final_loss"]:.3f} / {r["final_accuracy"]:.2f} / '
+                f'{r["test_accuracy"]:.2f} (lr {r["lr"]:g})')
+        lines.append(f'| {arm} | ' + ' | '.join(row) + ' |')
+    if cells:
+        lines += [
+            '', f'Phase map (Delta-Orthogonal + tanh, sigma_b^2 = {args.sigma_b2:g}): final '
+            'training accuracy; * = depth <= 6 xi_c', '',
+            '| sigma_w^2 | 6 xi_c | ' + ' | '.join(f'{d}' for d in args.map_depths) + ' |',
+            '|---|---|' + '---|' * len(args.map_depths)
+        ]
+        for sigma_w2 in args.map_sigma_w2:
+            row = [c for c in cells if c['sigma_w2'] == sigma_w2]
+            lines.append(f'| {sigma_w2:g} | {6 * row[0]["xi_c"]:.0f} | ' + ' | '.join(
+                f'{c["final_accuracy"]:.2f}{"*" if c["depth"] <= 6 * c["xi_c"] else ""}'
+                for c in row) + ' |')
+    if spectra:
+        lines += [
+            '', f'Jacobian singular values at init (depth {args.jacobian_depth}, width '
+            f'{args.jacobian_width}, 4 x 4 input)', '',
+            '| arm | mean s^2 | mean-field chi_1^L | min s | max s | in [0.9, 1.1] |',
+            '|---|---|---|---|---|---|'
+        ]
+        for arm, e in spectra.items():
+            s = e['singular_values']
+            mf = e.get('mean_field_mean_sq')
+            lines.append(f'| {arm} | {e["mean_sq"]:.3g} | {"-" if mf is None else f"{mf:.3g}"} | '
+                         f'{min(s):.3g} | {max(s):.3g} | {100 * e["fraction_near_one"]:.0f}% |')
+    lines += ['', f'Run time {seconds:.0f} s.']
+    with open(osp.join(args.out_dir, 'table.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return '\n'.join(lines)
+
+
+def plot(results, cells, spectra, args):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(depths), figsize=(4 * len(depths), 3.4), squeeze=False)
-    for ax, depth in zip(axes[0], depths):
+    fig, axes = plt.subplots(
+        2, len(args.depths), figsize=(4.2 * len(args.depths), 6.4), squeeze=False)
+    for col, depth in enumerate(args.depths):
         for r in results:
             if r['depth'] == depth:
-                ax.plot(r['losses'], label=r['setting'], lw=1.4)
-        ax.axhline(math.log(4), color='k', lw=0.7, ls=':')
-        ax.set(title=f'depth {depth}', xlabel='step', ylabel='training loss', ylim=(0, 2.5))
-    axes[0][0].legend(fontsize=8)
+                label = f'{r["arm"]} (lr {r["lr"]:g})'
+                axes[0][col].plot(r['losses'], label=label, lw=1.2)
+                axes[1][col].plot(r['accuracies'], label=label, lw=1.2)
+        axes[0][col].axhline(math.log(NUM_CLASSES), color='k', lw=0.7, ls=':')
+        axes[0][col].set(title=f'depth {depth}', ylabel='training loss', ylim=(0, 3))
+        axes[1][col].set(xlabel='step', ylabel='training accuracy', ylim=(0, 1))
+        axes[0][col].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(osp.join(out_dir, 'loss_curves.png'), dpi=120)
+    fig.savefig(osp.join(args.out_dir, 'curves.png'), dpi=110)
+    plt.close(fig)
+    if cells:
+        import numpy as np
+        grid = np.array([[c['final_accuracy'] for c in cells if c['sigma_w2'] == s]
+                         for s in args.map_sigma_w2]).T
+        fig, ax = plt.subplots(figsize=(6, 4))
+        xs, ys = np.array(args.map_sigma_w2), np.array(args.map_depths)
+        mesh = ax.pcolormesh(np.arange(len(xs) + 1), np.arange(len(ys) + 1), grid, vmin=0, vmax=1)
+        fig.colorbar(mesh, label='final training accuracy')
+        line = [min(6 * c['xi_c'], 1e9) for c in cells if c['depth'] == args.map_depths[0]]
+        # 6 xi_c on the cell axes: interpolate log depth between the rows
+        pos = np.interp(np.log(np.maximum(line, 1e-9)), np.log(ys), np.arange(len(ys)) + 0.5)
+        ax.plot(np.arange(len(xs)) + 0.5, pos, 'w--', lw=1.5, label='6 xi_c')
+        ax.set_xticks(np.arange(len(xs)) + 0.5, [f'{x:g}' for x in xs])
+        ax.set_yticks(np.arange(len(ys)) + 0.5, [str(y) for y in ys])
+        ax.set(
+            xlabel='sigma_w^2',
+            ylabel='depth',
+            title=f'Delta-Orthogonal + tanh, sigma_b^2 = {args.sigma_b2:g}')
+        ax.legend(loc='upper right', fontsize=8)
+        fig.tight_layout()
+        fig.savefig(osp.join(args.out_dir, 'phase_map.png'), dpi=110)
+        plt.close(fig)
+    if spectra:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for arm, e in spectra.items():
+            s = sorted(e['singular_values'], reverse=True)
+            ax.semilogy([max(v, 1e-30) for v in s], label=arm, lw=1.2)
+        ax.set(
+            xlabel='index',
+            ylabel='singular value',
+            title=f'Jacobian at init, depth {args.jacobian_depth}',
+            ylim=(1e-12, 1e3))
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(osp.join(args.out_dir, 'jacobian_spectra.png'), dpi=110)
+        plt.close(fig)
+
+
+QUICK = dict(
+    depths=[10, 100],
+    steps=40,
+    sweep_steps=8,
+    lrs=[1e-3, 1e-2, 1e-1],
+    map_depths=[10, 30, 100],
+    map_sigma_w2=[0.5, 0.8, 1.05, 2.0, 4.0],
+    map_steps=20,
+    jacobian_depth=50)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
+    parser.add_argument('--depths', type=int, nargs='+', default=[10, 100, 1000])
+    parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS))
+    parser.add_argument('--steps', type=int, default=80)
+    parser.add_argument('--sweep-steps', type=int, default=10)
+    parser.add_argument('--lrs', type=float, nargs='+', default=[1e-4, 1e-3, 1e-2, 1e-1])
+    parser.add_argument('--sigma-b2', type=float, default=2.01e-5)
+    parser.add_argument('--ordered-sigma-w2', type=float, default=0.8)
+    parser.add_argument('--chaotic-sigma-w2', type=float, default=3.0)
+    parser.add_argument('--width', type=int, default=16)
+    parser.add_argument('--size', type=int, default=8)
+    parser.add_argument('--noise', type=float, default=1.0)
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--weight-decay', type=float, default=0.0)
+    parser.add_argument('--coeff', type=float, default=1e-4, help='regulariser coefficient')
+    parser.add_argument('--num-train', type=int, default=2048)
+    parser.add_argument('--num-test', type=int, default=1024)
+    parser.add_argument('--map-depths', type=int, nargs='*', default=[10, 30, 100, 300])
+    parser.add_argument(
+        '--map-sigma-w2',
+        type=float,
+        nargs='+',
+        default=[0.5, 0.8, 0.9, 1.0, 1.05, 1.2, 1.5, 2.0, 3.0, 4.0])
+    parser.add_argument('--map-lrs', type=float, nargs='+', default=[1e-2, 1e-1])
+    parser.add_argument('--map-steps', type=int, default=30)
+    parser.add_argument('--jacobian-depth', type=int, default=200, help='0: skip')
+    parser.add_argument('--jacobian-width', type=int, default=8)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--out-dir', default=None, help='default: work_dirs/depth_trainability/<date_time>')
+    args = parser.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
+    if args.out_dir is None:
+        args.out_dir = osp.join('work_dirs', 'depth_trainability', time.strftime('%Y%m%d_%H%M%S'))
+    if osp.exists(args.out_dir) and os.listdir(args.out_dir):
+        parser.error(f'{args.out_dir} is not empty; it is not overwritten')
+    return args
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--depths', type=int, nargs='+', default=[10, 50, 200, 1000])
-    parser.add_argument('--settings', nargs='+', default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument('--steps', type=int, default=80)
-    parser.add_argument('--width', type=int, default=16)
-    parser.add_argument('--size', type=int, default=8)
-    parser.add_argument('--batch-size', type=int, default=32)
-    parser.add_argument('--lr', type=float, default=0.001)
-    parser.add_argument('--weight-decay', type=float, default=1e-4)
-    parser.add_argument('--coeff', type=float, default=1e-4)
-    parser.add_argument('--num-train', type=int, default=2048)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--out-dir', default=f'work_dirs/depth_trainability_'
-        f'{time.strftime("%Y%m%d_%H%M%S")}')
-    args = parser.parse_args(argv)
-    if osp.exists(args.out_dir) and os.listdir(args.out_dir):
-        parser.error(f'{args.out_dir} is not empty; it is not overwritten')
+    args = parse_args(argv)
+    start = time.perf_counter()
     torch.set_flush_denormal(True)  # vanishing signals make denormals, which are slow on CPU
-    data = make_gratings(args.num_train, args.size, num_classes=4, seed=args.seed)
-    print(f'{"depth":>6} {"setting":<24}{"final loss":>11}{"final acc":>10}'
-          f'{"|g_first|/|g_last| at init":>28}{"time (s)":>10}')
+    data = make_prototypes(args.num_train, args.size, NUM_CLASSES, args.noise, args.seed)
+    test = make_prototypes(args.num_test, args.size, NUM_CLASSES, args.noise, args.seed, 'test')
+    print(f'{"depth":>6} {"arm":<21}{"lr":>8}{"final loss":>11}{"train acc":>10}{"test acc":>9}'
+          f'{"time (s)":>9}')
     results = []
     for depth in args.depths:
-        for setting in args.settings:
+        for arm in args.arms:
             t0 = time.perf_counter()
-            r = train_one(depth, setting, data, args)
+            r = run_arm(arm, depth, data, test, args)
             r['seconds'] = time.perf_counter() - t0
             results.append(r)
-            status = '  diverged' if r['diverged'] else ''
             print(
-                f'{depth:>6} {setting:<24}{r["final_loss"]:>11.4f}{r["final_accuracy"]:>10.3f}'
-                f'{r["grad_norm_ratio_first_last"]:>28.3e}{r["seconds"]:>10.1f}{status}',
+                f'{depth:>6} {arm:<21}{r["lr"]:>8g}{r["final_loss"]:>11.4f}'
+                f'{r["final_accuracy"]:>10.3f}{r["test_accuracy"]:>9.3f}{r["seconds"]:>9.1f}'
+                f'{"  diverged" if r["diverged"] else ""}',
                 flush=True)
+    cells = phase_map(data, args) if args.map_depths else []
+    spectra = jacobian_spectra(args) if args.jacobian_depth > 0 else {}
     os.makedirs(args.out_dir, exist_ok=True)
+    seconds = time.perf_counter() - start
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(dict(vars(args), results=results), f)
-    plot(results, args.depths, args.out_dir)
-    print(f'wrote {args.out_dir}/{{results.json,loss_curves.png}} (chance loss ln 4 = 1.386)')
+        json.dump(
+            dict({k: v
+                  for k, v in vars(args).items()},
+                 results=results,
+                 phase_map=cells,
+                 jacobian=spectra,
+                 seconds=seconds), f)
+    plot(results, cells, spectra, args)
+    print(write_table(results, cells, spectra, args, seconds))
+    print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png,phase_map.png,'
+          'jacobian_spectra.png}')
 
 
 if __name__ == '__main__':
