@@ -21,7 +21,8 @@ symmetric under x -> -x, and linearly separable, so every arm can fit it in prin
 
 Learning rate: per arm and depth, a sweep of --sweep-steps steps over --lrs from the same init
 and batches; the lr with the lowest mean loss over the sweep's last 3 steps trains for --steps
-(if that run diverges or ends 0.25 above its initial loss, the next best is taken); every sweep loss is recorded.
+(if that run diverges or ends 0.25 above its initial loss, the next best is taken); every sweep
+loss is recorded (isonet_det.analysis.trainability.sweep_and_train).
 
 Also: a phase map over (sigma_w^2, depth) for Delta-Orthogonal + tanh at sigma_b^2 (final training
 accuracy per cell, the best of --map-lrs), with Schoenholz et al.'s trainability bound 6 xi_c
