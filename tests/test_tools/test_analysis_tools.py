@@ -5,7 +5,6 @@ import os.path as osp
 import subprocess
 import sys
 
-
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
 

@@ -43,18 +43,9 @@ import time
 import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from isonet_det.analysis import (
-    PlainCNN,
-    chi_1,
-    critical_sigma_w,
-    depth_scales,  # noqa: E402
-    fixed_point_q,
-    jacobian_singular_values)
-from isonet_det.analysis.trainability import (
-    accuracy,
-    sweep_and_train,
-    tail_mean,  # noqa: E402
-    train_classifier)
+from isonet_det.analysis import PlainCNN, jacobian_singular_values  # noqa: E402
+from isonet_det.analysis import mean_field as mf  # noqa: E402
+from isonet_det.analysis import trainability as tr  # noqa: E402
 from isonet_det.datasets import make_prototypes  # noqa: E402
 from isonet_det.ops import isometry_penalty, orthonormality_penalty  # noqa: E402
 
@@ -77,11 +68,11 @@ def mean_field_point(sigma_w2, args):
     """``(sigma_w, sigma_b, q*)`` for an arm's sigma_w^2 entry."""
     sigma_b = math.sqrt(args.sigma_b2)
     if sigma_w2 == 'critical':
-        sigma_w, q_star = critical_sigma_w(sigma_b)
+        sigma_w, q_star = mf.critical_sigma_w(sigma_b)
         return sigma_w, sigma_b, q_star
     sigma_w = math.sqrt(
         getattr(args, f'{sigma_w2}_sigma_w2') if isinstance(sigma_w2, str) else sigma_w2)
-    return sigma_w, sigma_b, fixed_point_q(sigma_w, sigma_b)
+    return sigma_w, sigma_b, mf.fixed_point_q(sigma_w, sigma_b)
 
 
 def build(scheme, sigma_w2, depth, width, images, args):
@@ -104,7 +95,7 @@ def build(scheme, sigma_w2, depth, width, images, args):
 
 def run_arm(arm, depth, data, test, args):
     scheme, sigma_w2, regulariser = ARMS[arm]
-    run = sweep_and_train(
+    run = tr.sweep_and_train(
         lambda: build(scheme, sigma_w2, depth, args.width, data[0], args),
         data,
         args.lrs,
@@ -119,9 +110,9 @@ def run_arm(arm, depth, data, test, args):
     result = dict(arm=arm, depth=depth, **run)
     result['sweep'] = {str(k): v for k, v in run['sweep'].items()}
     result.update(
-        final_loss=tail_mean(run['losses']) if ok else float('nan'),
-        final_accuracy=tail_mean(run['accuracies']) if ok else float('nan'),
-        test_accuracy=accuracy(model, test) if ok else float('nan'))
+        final_loss=tr.tail_mean(run['losses']) if ok else float('nan'),
+        final_accuracy=tr.tail_mean(run['accuracies']) if ok else float('nan'),
+        test_accuracy=tr.accuracy(model, test) if ok else float('nan'))
     if sigma_w2 is not None:
         sigma_w, sigma_b, q_star = mean_field_point(sigma_w2, args)
         result.update(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, q_star=q_star)
@@ -134,15 +125,15 @@ def phase_map(data, args):
     cells = []
     for sigma_w2 in args.map_sigma_w2:
         sigma_w = math.sqrt(sigma_w2)
-        xi_c = depth_scales(sigma_w, sigma_b)[1]
+        xi_c = mf.depth_scales(sigma_w, sigma_b)[1]
         for depth in args.map_depths:
             best = 0.0
             for lr in args.map_lrs:
                 model = build('delta_orthogonal_tanh', sigma_w2, depth, args.width, data[0], args)
-                run = train_classifier(
+                run = tr.train_classifier(
                     model, data, lr, args.map_steps, batch_size=args.batch_size, seed=args.seed)
                 if not run['diverged']:
-                    best = max(best, tail_mean(run['accuracies']))
+                    best = max(best, tr.tail_mean(run['accuracies']))
             cells.append(dict(sigma_w2=sigma_w2, depth=depth, xi_c=xi_c, final_accuracy=best))
     return cells
 
@@ -166,7 +157,7 @@ def jacobian_spectra(args):
             fraction_near_one=((s > 0.9) & (s < 1.1)).double().mean().item())
         if sigma_w2 is not None:
             sigma_w, sigma_b, q_star = mean_field_point(sigma_w2, args)
-            entry['mean_field_mean_sq'] = chi_1(
+            entry['mean_field_mean_sq'] = mf.chi_1(
                 sigma_w, sigma_b, q_star=q_star)**args.jacobian_depth
         spectra[arm] = entry
     return spectra

@@ -29,11 +29,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from isonet_det.analysis.trainability import (
-    accuracy,
-    sweep_and_train,
-    tail_mean,  # noqa: E402
-    train_classifier)
+from isonet_det.analysis import trainability as tr  # noqa: E402
 from isonet_det.datasets import make_prototypes  # noqa: E402
 from isonet_det.models.backbones import ISONet  # noqa: E402
 from isonet_det.ops import isometry_penalty  # noqa: E402
@@ -117,20 +113,20 @@ def run_arm(arm, data, test, args):
         regulariser=isometry_penalty if coeff > 0 else None,
         coeff=coeff,
         batch_size=args.batch_size)
-    first = sweep_and_train(
+    first = tr.sweep_and_train(
         make_model, data, args.lrs, args.sweep_steps, args.steps, seed=args.seeds[0], **kwargs)
     runs = [first]
     for seed in args.seeds[1:]:
         model = make_model(seed)
-        run = train_classifier(model, data, first['lr'], args.steps, seed=seed, **kwargs)
+        run = tr.train_classifier(model, data, first['lr'], args.steps, seed=seed, **kwargs)
         runs.append(dict(run, model=model))
     for run in runs:
         model = run.pop('model')
         ok = not run['diverged']
         run.update(
-            final_loss=tail_mean(run['losses']) if ok else float('nan'),
-            final_accuracy=tail_mean(run['accuracies']) if ok else float('nan'),
-            test_accuracy=accuracy(model, test) if ok else float('nan'))
+            final_loss=tr.tail_mean(run['losses']) if ok else float('nan'),
+            final_accuracy=tr.tail_mean(run['accuracies']) if ok else float('nan'),
+            test_accuracy=tr.accuracy(model, test) if ok else float('nan'))
     return dict(
         arm='+'.join([init, act, f'{coeff:g}']),
         lr=first['lr'],
