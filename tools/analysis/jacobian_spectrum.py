@@ -1,12 +1,16 @@
 """Singular values of the input-output Jacobian of plain CNNs at init (dynamical isometry).
 
     python tools/analysis/jacobian_spectrum.py [--depth 50] [--width 8] [--size 8]
-                                               [--input-std 0.5] [--out-dir DIR]
+                                               [--input-std 0.5] [--sigma-b2 2.01e-5]
+                                               [--out-dir DIR]
 
-For each init scheme (Kaiming + ReLU; Delta + SReLU; Delta-Orthogonal + tanh) builds the body of
-a plain CNN (``depth`` 3x3 convs, no shortcut, no norm), computes the explicit Jacobian of the
-body at a random input ``N(0, input_std^2)`` of shape ``(width, size, size)`` and its singular
-values. Prints a summary, writes jacobian_spectrum.json and jacobian_spectrum.png (histograms).
+For each init scheme (Kaiming + ReLU; Delta + SReLU; Delta-Orthogonal + tanh and Gaussian + tanh,
+both on the tanh critical line chi_1 = 1 at sigma_b^2, Xiao et al. 2018) builds the body of a
+plain CNN (``depth`` 3x3 convs, no shortcut, no norm), computes the explicit Jacobian of the body
+at a random input of shape ``(width, size, size)`` and its singular values. The input is
+``N(0, input_std^2)``, for the tanh schemes ``tanh(h)`` with ``h ~ N(0, q*)`` (the previous
+layer's output at the fixed point). Prints a summary, writes jacobian_spectrum.json and
+jacobian_spectrum.png (histograms).
 """
 import argparse
 import json
@@ -20,11 +24,14 @@ import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.analysis import SCHEMES, PlainCNN, jacobian_singular_values  # noqa: E402
+from isonet_det.analysis.mean_field import critical_sigma_w  # noqa: E402
+from isonet_det.analysis.plain_cnn import MEAN_FIELD_SCHEMES  # noqa: E402
 
 LABELS = {
     'kaiming_relu': 'Kaiming + ReLU',
     'delta_srelu': 'Delta + SReLU (ISONet)',
-    'delta_orthogonal_tanh': 'Delta-Orthogonal + tanh'
+    'delta_orthogonal_tanh': 'Delta-Orthogonal + tanh',
+    'gaussian_tanh': 'Gaussian + tanh',
 }
 
 
@@ -34,6 +41,8 @@ def main(argv=None):
     parser.add_argument('--width', type=int, default=8)
     parser.add_argument('--size', type=int, default=8)
     parser.add_argument('--input-std', type=float, default=0.5)
+    parser.add_argument('--sigma-b2', type=float, default=2.01e-5,
+                        help='bias variance of the tanh schemes (on the critical line)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--out-dir', default=f'work_dirs/jacobian_spectrum_'
@@ -42,14 +51,20 @@ def main(argv=None):
     if osp.exists(args.out_dir) and os.listdir(args.out_dir):
         parser.error(f'{args.out_dir} is not empty; it is not overwritten')
 
+    sigma_w, q_star = critical_sigma_w(args.sigma_b2**0.5)
+    print(f'tanh schemes: sigma_w^2 = {sigma_w**2:.4f}, sigma_b^2 = {args.sigma_b2:g}, '
+          f'q* = {q_star:.4g}')
     results = {}
     print(f'Jacobian of {args.depth} plain 3x3 conv layers, width {args.width}, '
           f'{args.size}x{args.size} input ~ N(0, {args.input_std}^2)')
     print(f'{"init":<28}{"mean":>8}{"std":>8}{"min":>10}{"max":>10}{"in [0.9,1.1]":>14}')
     for scheme in SCHEMES:
         torch.manual_seed(args.seed)
-        body = PlainCNN(args.depth, args.width, scheme=scheme).body.double()
-        x = args.input_std * torch.randn(args.width, args.size, args.size, dtype=torch.float64)
+        mean_field = scheme in MEAN_FIELD_SCHEMES
+        point = dict(sigma_w=sigma_w, sigma_b=args.sigma_b2**0.5) if mean_field else {}
+        body = PlainCNN(args.depth, args.width, scheme=scheme, **point).body.double()
+        x = torch.randn(args.width, args.size, args.size, dtype=torch.float64)
+        x = torch.tanh(q_star**0.5 * x) if mean_field else args.input_std * x
         s = jacobian_singular_values(body, x).numpy()
         near_one = float(np.mean((s > 0.9) & (s < 1.1)))
         results[scheme] = dict(
