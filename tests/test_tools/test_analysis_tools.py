@@ -59,8 +59,8 @@ def test_depth_trainability_small(tmp_path):
     run = tool('depth_trainability.py', '--depths', '2', '5', '--steps', '4', '--sweep-steps', '2',
                '--lrs', '1e-3', '1e-2', '--width', '4', '--num-train', '64', '--num-test', '32',
                '--map-depths', '2', '4', '--map-sigma-w2', '0.5', '2.0', '--map-lrs', '1e-2',
-               '--map-steps', '2', '--jacobian-depth', '3', '--jacobian-width', '2', '--out-dir',
-               str(out))
+               '--map-steps', '2', '--jacobian-depth', '3', '--jacobian-width', '2', '--deep-depth',
+               '7', '--out-dir', str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     saved = json.load(open(out / 'results.json'))
     arms = ('do_tanh_critical', 'gauss_tanh_critical', 'do_tanh_ordered', 'do_tanh_chaotic',

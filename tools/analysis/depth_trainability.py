@@ -24,6 +24,9 @@ and batches; the lr with the lowest mean loss over the sweep's last 3 steps trai
 (if that run diverges or ends 0.25 above its initial loss, the next best is taken); every sweep
 loss is recorded (isonet_det.analysis.trainability.sweep_and_train).
 
+Depths: --depths for every arm, and --deep-depth (2000) for --deep-arms (Delta-Orthogonal + tanh
+at criticality, the claim of Xiao et al.).
+
 Also: a phase map over (sigma_w^2, depth) for Delta-Orthogonal + tanh at sigma_b^2 (final training
 accuracy per cell, the best of --map-lrs), with Schoenholz et al.'s trainability bound 6 xi_c
 drawn on it; and input-output Jacobian spectra at init (--jacobian-depth) of the arms, with the
@@ -163,22 +166,26 @@ def jacobian_spectra(args):
     return spectra
 
 
+def all_depths(args):
+    return args.depths + ([args.deep_depth] if args.deep_depth and args.deep_arms else [])
+
+
 def write_table(results, cells, spectra, args, seconds):
     chance = 1.0 / NUM_CLASSES
     lines = [
         f'Final training loss / accuracy (mean of the last 10 steps; chance loss '
         f'{math.log(NUM_CLASSES):.3f}, accuracy {chance:.2f}), held-out accuracy, and the swept '
         'lr; "div" = every lr diverged.', '',
-        '| arm | ' + ' | '.join(f'depth {d}' for d in args.depths) + ' |',
-        '|---|' + '---|' * len(args.depths)
+        '| arm | ' + ' | '.join(f'depth {d}' for d in all_depths(args)) + ' |',
+        '|---|' + '---|' * len(all_depths(args))
     ]
     for arm in args.arms:
         row = []
-        for d in args.depths:
-            r = next(r for r in results if r['arm'] == arm and r['depth'] == d)
-            row.append(
-                'div' if r['diverged'] else f'{r["final_loss"]:.3f} / {r["final_accuracy"]:.2f} / '
-                f'{r["test_accuracy"]:.2f} (lr {r["lr"]:g})')
+        for d in all_depths(args):
+            r = next((r for r in results if r['arm'] == arm and r['depth'] == d), None)
+            row.append('-' if r is None else 'div'
+                       if r['diverged'] else f'{r["final_loss"]:.3f} / {r["final_accuracy"]:.2f} / '
+                       f'{r["test_accuracy"]:.2f} (lr {r["lr"]:g})')
         lines.append(f'| {arm} | ' + ' | '.join(row) + ' |')
     if cells:
         lines += [
@@ -215,8 +222,8 @@ def plot(results, cells, spectra, args):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(
-        2, len(args.depths), figsize=(4.2 * len(args.depths), 6.4), squeeze=False)
-    for col, depth in enumerate(args.depths):
+        2, len(all_depths(args)), figsize=(4.2 * len(all_depths(args)), 6.4), squeeze=False)
+    for col, depth in enumerate(all_depths(args)):
         for r in results:
             if r['depth'] == depth:
                 label = f'{r["arm"]} (lr {r["lr"]:g})'
@@ -283,6 +290,13 @@ def parse_args(argv=None):
     parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
     parser.add_argument('--depths', type=int, nargs='+', default=[10, 100, 1000])
     parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS))
+    parser.add_argument('--deep-depth', type=int, default=2000, help='0: skip')
+    parser.add_argument(
+        '--deep-arms',
+        nargs='*',
+        default=['do_tanh_critical'],
+        choices=list(ARMS),
+        help='the arms also run at --deep-depth')
     parser.add_argument('--steps', type=int, default=80)
     parser.add_argument('--sweep-steps', type=int, default=10)
     parser.add_argument('--lrs', type=float, nargs='+', default=[1e-4, 1e-3, 1e-2, 1e-1])
@@ -303,7 +317,7 @@ def parse_args(argv=None):
         type=float,
         nargs='+',
         default=[0.5, 0.8, 0.9, 1.0, 1.05, 1.2, 1.5, 2.0, 3.0, 4.0])
-    parser.add_argument('--map-lrs', type=float, nargs='+', default=[1e-2, 1e-1])
+    parser.add_argument('--map-lrs', type=float, nargs='+', default=[1e-3, 1e-2, 1e-1])
     parser.add_argument('--map-steps', type=int, default=30)
     parser.add_argument('--jacobian-depth', type=int, default=200, help='0: skip')
     parser.add_argument('--jacobian-width', type=int, default=8)
@@ -331,17 +345,18 @@ def main(argv=None):
     print(f'{"depth":>6} {"arm":<21}{"lr":>8}{"final loss":>11}{"train acc":>10}{"test acc":>9}'
           f'{"time (s)":>9}')
     results = []
-    for depth in args.depths:
-        for arm in args.arms:
-            t0 = time.perf_counter()
-            r = run_arm(arm, depth, data, test, args)
-            r['seconds'] = time.perf_counter() - t0
-            results.append(r)
-            print(
-                f'{depth:>6} {arm:<21}{r["lr"]:>8g}{r["final_loss"]:>11.4f}'
-                f'{r["final_accuracy"]:>10.3f}{r["test_accuracy"]:>9.3f}{r["seconds"]:>9.1f}'
-                f'{"  diverged" if r["diverged"] else ""}',
-                flush=True)
+    runs = [(d, arm) for d in args.depths for arm in args.arms]
+    runs += [(args.deep_depth, arm) for arm in args.deep_arms if args.deep_depth]
+    for depth, arm in runs:
+        t0 = time.perf_counter()
+        r = run_arm(arm, depth, data, test, args)
+        r['seconds'] = time.perf_counter() - t0
+        results.append(r)
+        print(
+            f'{depth:>6} {arm:<21}{r["lr"]:>8g}{r["final_loss"]:>11.4f}'
+            f'{r["final_accuracy"]:>10.3f}{r["test_accuracy"]:>9.3f}{r["seconds"]:>9.1f}'
+            f'{"  diverged" if r["diverged"] else ""}',
+            flush=True)
     cells = phase_map(data, args) if args.map_depths else []
     spectra = jacobian_spectra(args) if args.jacobian_depth > 0 else {}
     os.makedirs(args.out_dir, exist_ok=True)

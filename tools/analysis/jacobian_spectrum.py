@@ -41,8 +41,11 @@ def main(argv=None):
     parser.add_argument('--width', type=int, default=8)
     parser.add_argument('--size', type=int, default=8)
     parser.add_argument('--input-std', type=float, default=0.5)
-    parser.add_argument('--sigma-b2', type=float, default=2.01e-5,
-                        help='bias variance of the tanh schemes (on the critical line)')
+    parser.add_argument(
+        '--sigma-b2',
+        type=float,
+        default=2.01e-5,
+        help='bias variance of the tanh schemes (on the critical line)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--out-dir', default=f'work_dirs/jacobian_spectrum_'
