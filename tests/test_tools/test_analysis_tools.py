@@ -65,9 +65,8 @@ def test_depth_trainability_small(tmp_path):
     saved = json.load(open(out / 'results.json'))
     arms = ('do_tanh_critical', 'gauss_tanh_critical', 'do_tanh_ordered', 'do_tanh_chaotic',
             'kaiming_relu', 'isonet', 'isonet_noreg', 'kaiming_relu_orth')
-    assert {(r['depth'], r['arm'])
-            for r in saved['results']} == {(d, a)
-                                           for d in (2, 5) for a in arms}
+    expected = {(d, a) for d in (2, 5) for a in arms} | {(7, 'do_tanh_critical')}
+    assert {(r['depth'], r['arm']) for r in saved['results']} == expected
     for r in saved['results']:
         assert set(r['sweep']) == {'0.001', '0.01'} and r['lr'] in (1e-3, 1e-2)
         assert len(r['losses']) <= 4 and r['tried'][-1] == r['lr']

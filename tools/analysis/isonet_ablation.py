@@ -229,16 +229,16 @@ def main(argv=None):
     data = make_prototypes(args.num_train, args.size, NUM_CLASSES, args.noise, args.data_seed)
     test = make_prototypes(args.num_test, args.size, NUM_CLASSES, args.noise, args.data_seed,
                            'test')
-    print(f'{"arm":<22}{"lr":>7}{"final loss":>12}{"train acc":>10}{"test acc":>9}  per seed')
+    print(f'{"arm":<22}{"lr":>7}{"final loss":>16}{"train acc":>16}{"test acc":>16}  per seed')
     results = []
     for arm in args.arms:
         r = run_arm(arm, data, test, args)
         results.append(r)
         runs = r['runs']
         print(
-            f'{r["arm"]:<22}{r["lr"]:>7g}{mean_std([x["final_loss"] for x in runs]):>12}'
-            f'{mean_std([x["final_accuracy"] for x in runs]):>10}'
-            f'{mean_std([x["test_accuracy"] for x in runs]):>9}  '
+            f'{r["arm"]:<22}{r["lr"]:>7g}{mean_std([x["final_loss"] for x in runs]):>16}'
+            f'{mean_std([x["final_accuracy"] for x in runs]):>16}'
+            f'{mean_std([x["test_accuracy"] for x in runs]):>16}  '
             f'{[round(x["final_loss"], 3) for x in runs]}',
             flush=True)
     seconds = time.perf_counter() - start
