@@ -19,10 +19,13 @@ def tail_mean(values: Sequence[float], n: int = 10) -> float:
     return sum(values[-n:]) / len(values[-n:]) if values else float('nan')
 
 
-def blew_up(losses: Sequence[float], margin: float = 0.25) -> bool:
-    """Whether a finite run ended ``margin`` above its first loss (a spike it did not recover
-    from)."""
-    return bool(losses) and tail_mean(losses) > losses[0] + margin
+def blew_up(losses: Sequence[float], margin: float = 0.5, window: int = 10) -> bool:
+    """Whether a finite run ended ``margin`` above the best mean loss of any ``window``
+    consecutive steps: it learned, then spiked and did not recover (or only got worse)."""
+    if len(losses) < window:
+        return False
+    best = min(sum(losses[i:i + window]) / window for i in range(len(losses) - window + 1))
+    return tail_mean(losses, window) > best + margin
 
 
 def train_classifier(model: nn.Module,
@@ -85,23 +88,36 @@ def sweep_and_train(make_model: Callable[[], nn.Module], data: Data, lrs: Sequen
 
     Every lr of ``lrs`` trains a fresh ``make_model()`` (which must seed itself: the same init
     for every lr) for ``sweep_steps``; the lr with the lowest mean loss over the last 3 sweep
-    steps trains a fresh model for ``steps``. If that run diverges (non-finite loss, or
-    :func:`blew_up`), the next best lr is tried. Returns the run's ``losses``, ``accuracies``,
-    ``diverged``, ``lr``, ``sweep`` (lr -> mean loss, ``inf`` where it diverged), ``tried``, and
-    the trained ``model``.
+    steps trains a fresh model for ``steps``. If that run diverges (non-finite loss) or
+    :func:`blew_up`, the next best lr is tried; if every one does, the finite run with the lowest
+    final loss is kept, marked ``unstable`` (if none is finite, the last one tried). Returns the
+    run's ``losses``, ``accuracies``, ``diverged`` (no finite run), ``unstable``, ``lr``,
+    ``sweep`` (lr -> mean loss, ``inf`` where it diverged), ``tried`` (lrs in the order tried),
+    and the trained ``model``.
     """
     sweep = {}
     for lr in lrs:
         run = train_classifier(make_model(), data, lr, sweep_steps, **train_kwargs)
         sweep[lr] = float('inf') if run['diverged'] else tail_mean(run['losses'], 3)
     ranked = [lr for v, lr in sorted((v, lr) for lr, v in sweep.items() if math.isfinite(v))]
-    tried = []
-    for lr in ranked or [min(lrs)]:
+    tried, finite = [], []
+    for lr in ranked:
         model = make_model()
-        run = train_classifier(model, data, lr, steps, **train_kwargs)
+        run = dict(train_classifier(model, data, lr, steps, **train_kwargs), lr=lr, model=model)
         tried.append(lr)
-        run['diverged'] = run['diverged'] or blew_up(run['losses'])
         if not run['diverged']:
-            break
-    run.update(lr=lr, sweep=sweep, tried=tried, model=model)
+            run['unstable'] = blew_up(run['losses'])
+            finite.append(run)
+            if not run['unstable']:
+                break
+    if finite:
+        run = min(finite, key=lambda r: (r['unstable'], tail_mean(r['losses'])))
+    elif not tried:  # every sweep run diverged: train the smallest lr, to show its curve
+        model = make_model()
+        run = dict(
+            train_classifier(model, data, min(lrs), steps, **train_kwargs),
+            lr=min(lrs),
+            model=model)
+    run.setdefault('unstable', run['diverged'])
+    run.update(sweep=sweep, tried=tried)
     return run

@@ -21,8 +21,8 @@ symmetric under x -> -x, and linearly separable, so every arm can fit it in prin
 
 Learning rate: per arm and depth, a sweep of --sweep-steps steps over --lrs from the same init
 and batches; the lr with the lowest mean loss over the sweep's last 3 steps trains for --steps
-(if that run diverges or ends 0.25 above its initial loss, the next best is taken); every sweep
-loss is recorded (isonet_det.analysis.trainability.sweep_and_train).
+(if that run diverges, or learns and then spikes without recovering, the next best is taken);
+every sweep loss is recorded (isonet_det.analysis.trainability.sweep_and_train).
 
 Depths: --depths for every arm, and --deep-depth (2000) for --deep-arms (Delta-Orthogonal + tanh
 at criticality, the claim of Xiao et al.).
@@ -175,17 +175,19 @@ def write_table(results, cells, spectra, args, seconds):
     lines = [
         f'Final training loss / accuracy (mean of the last 10 steps; chance loss '
         f'{math.log(NUM_CLASSES):.3f}, accuracy {chance:.2f}), held-out accuracy, and the swept '
-        'lr; "div" = every lr diverged.', '',
-        '| arm | ' + ' | '.join(f'depth {d}' for d in all_depths(args)) + ' |',
+        'lr; "div" = every lr diverged, "†" = every lr spiked (blew_up), the lowest final loss '
+        'shown.', '', '| arm | ' + ' | '.join(f'depth {d}' for d in all_depths(args)) + ' |',
         '|---|' + '---|' * len(all_depths(args))
     ]
     for arm in args.arms:
         row = []
         for d in all_depths(args):
             r = next((r for r in results if r['arm'] == arm and r['depth'] == d), None)
-            row.append('-' if r is None else 'div'
-                       if r['diverged'] else f'{r["final_loss"]:.3f} / {r["final_accuracy"]:.2f} / '
-                       f'{r["test_accuracy"]:.2f} (lr {r["lr"]:g})')
+            if r is None or r['diverged']:
+                row.append('-' if r is None else 'div')
+                continue
+            row.append(f'{r["final_loss"]:.3f} / {r["final_accuracy"]:.2f} / '
+                       f'{r["test_accuracy"]:.2f} (lr {r["lr"]:g}){" †" if r["unstable"] else ""}')
         lines.append(f'| {arm} | ' + ' | '.join(row) + ' |')
     if cells:
         lines += [
@@ -355,7 +357,7 @@ def main(argv=None):
         print(
             f'{depth:>6} {arm:<21}{r["lr"]:>8g}{r["final_loss"]:>11.4f}'
             f'{r["final_accuracy"]:>10.3f}{r["test_accuracy"]:>9.3f}{r["seconds"]:>9.1f}'
-            f'{"  diverged" if r["diverged"] else ""}',
+            f'{"  diverged" if r["diverged"] else "  unstable" if r["unstable"] else ""}',
             flush=True)
     cells = phase_map(data, args) if args.map_depths else []
     spectra = jacobian_spectra(args) if args.jacobian_depth > 0 else {}

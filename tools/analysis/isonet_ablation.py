@@ -119,7 +119,7 @@ def run_arm(arm, data, test, args):
     for seed in args.seeds[1:]:
         model = make_model(seed)
         run = tr.train_classifier(model, data, first['lr'], args.steps, seed=seed, **kwargs)
-        runs.append(dict(run, model=model))
+        runs.append(dict(run, model=model, unstable=run['diverged'] or tr.blew_up(run['losses'])))
     for run in runs:
         model = run.pop('model')
         ok = not run['diverged']
@@ -147,10 +147,11 @@ def mean_std(values):
 def write_table(results, args, seconds):
     lines = [
         f'ISONet-{args.depth} (base_channels {args.base_channels}), {args.steps} steps, seeds '
-        f'{args.seeds}: mean ± std over seeds (div = diverged; chance loss '
+        f'{args.seeds}: mean ± std over seeds; diverged (non-finite) / unstable (spiked, '
+        f'tr.blew_up) seeds counted (chance loss '
         f'{math.log(NUM_CLASSES):.3f}, accuracy {1 / NUM_CLASSES:.2f}).', '',
         '| init + activation + coeff | lr (swept) | final training loss | final training '
-        'accuracy | held-out accuracy | diverged |', '|---|---|---|---|---|---|'
+        'accuracy | held-out accuracy | diverged / unstable |', '|---|---|---|---|---|---|'
     ]
     for r in results:
         runs = r['runs']
@@ -158,7 +159,8 @@ def write_table(results, args, seconds):
                      f'{mean_std([x["final_loss"] for x in runs])} | '
                      f'{mean_std([x["final_accuracy"] for x in runs])} | '
                      f'{mean_std([x["test_accuracy"] for x in runs])} | '
-                     f'{sum(x["diverged"] for x in runs)}/{len(runs)} |')
+                     f'{sum(x["diverged"] for x in runs)} / {sum(x["unstable"] for x in runs)} '
+                     f'of {len(runs)} |')
     lines += ['', f'Run time {seconds:.0f} s.']
     with open(osp.join(args.out_dir, 'table.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
