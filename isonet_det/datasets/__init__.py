@@ -1,7 +1,9 @@
+from .coco_subset import coco_subset, write_coco_subset
 from .gratings import make_gratings
 from .prototypes import class_prototypes, make_prototypes
 from .synthetic_shapes import CATEGORIES, generate_shapes_dataset
 
 __all__ = [
-    'generate_shapes_dataset', 'CATEGORIES', 'make_gratings', 'make_prototypes', 'class_prototypes'
+    'generate_shapes_dataset', 'CATEGORIES', 'make_gratings', 'make_prototypes', 'class_prototypes',
+    'coco_subset', 'write_coco_subset'
 ]

@@ -14,7 +14,9 @@ ROOT = osp.join(osp.dirname(__file__), '..', '..')
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in p)
-ISONET_CONFIGS = [p for p in CONFIGS if 'baselines' not in p]
+ISONET_CONFIGS = [
+    p for p in CONFIGS if '/baselines/' not in p and not re.search(r'_r\d+[-_]', osp.basename(p))
+]
 
 
 def test_the_expected_configs_ship():
@@ -29,13 +31,17 @@ def test_the_expected_configs_ship():
         assert f'baselines/{model}_r50_fpn_1x_coco.py' in names
         assert f'baselines/{model}_r50-scratch_fpn_gn-all_6x_coco.py' in names
     assert 'demo/mask-rcnn_risonet18_fpn_shapes.py' in names
+    for backbone in ('risonet50-scratch', 'r50-scratch'):
+        assert f'coco_subset/faster-rcnn_{backbone}_fpn_gn-all_6x_coco-subset-3cls.py' in names
+    for backbone in ('risonet50-pretrained_fpn', 'r50_fpn'):
+        assert f'coco_subset/faster-rcnn_{backbone}_1x_coco-subset-3cls.py' in names
 
 
 def baseline_of(path):
     """The like-for-like baseline a config names in its header."""
     with open(path) as f:
-        header = f.read().split('_base_')[0]
-    found = re.search(r'configs/baselines/\S+\.py', header)
+        header = f.read().split('\n_base_')[0]
+    found = re.search(r'configs/(baselines|coco_subset)/\S+\.py', header)
     return osp.join(ROOT, found.group(0)) if found else None
 
 

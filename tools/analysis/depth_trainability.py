@@ -1,4 +1,4 @@
-"""Which plain CNNs (no shortcut, no normalisation) train at depth 10 .. 1000? The trainability
+"""Which plain CNNs (no shortcut, no normalisation) train at depth 10 .. 2000? The trainability
 experiments of Xiao et al. (ICML 2018) and Qi et al. (ICML 2020), at CPU scale.
 
     python tools/analysis/depth_trainability.py [--quick] [--depths 10 100 1000] [--steps 80]
