@@ -1,0 +1,333 @@
+"""The demo detector with different backbones, side by side: same data, schedule and seeds.
+
+    python tools/analysis/compare_detectors.py [--arms ...] [--seeds 0 1 2] [--epochs 5]
+        [--lrs 0.01 0.02 0.04] [--quick] [--out-dir DIR | --resume DIR]
+
+Every arm trains the demo's Mask R-CNN + FPN (configs/demo/mask-rcnn_risonet18_fpn_shapes.py)
+from scratch on the generated shapes (data/demo_shapes, written if absent), changing only the
+backbone (depth 18, stage widths 32/64/128/256 for all) and what belongs to it:
+  risonet        R-ISONet-18 + the isometry regulariser (coeff 1e-4): the demo itself
+  risonet_noreg  R-ISONet-18 without the regulariser
+  isonet         ISONet-18 (no shortcuts) + the regulariser, backbone at 0.2x lr (the configs')
+  resnet_bn      mmdet's ResNet-18 with BN (train mode), from scratch
+  resnet_gn      mmdet's ResNet-18 with GN (8 groups), from scratch (MMDetection's scratch norm)
+  skipinit       SkipInit (De & Smith 2020): R-ISONet-18's residual structure with ReLU, Kaiming
+                 init and the branch scale at 0, no regulariser
+The learning rate of each family (R-ISONet with and without the regulariser share one) comes
+from a sweep on seed 0 (--sweep-epochs over --lrs, lowest mean training loss over the last fifth
+of the logged iterations), recorded in sweep.json. Each (arm, seed) run is tools/train.py on a
+config written into the run folder, in its own process.
+
+Output (a new folder; --resume DIR finishes the runs an interrupted one had not): results.json,
+table.md (box / mask mAP mean ± sd over seeds, s/iter as a ratio to resnet_bn from this run,
+peak resident memory of the training process, parameter counts), curves.png (training loss,
+isometry_reg, box mAP per epoch, from mmengine's json logs).
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+sys.path.insert(0, ROOT)
+DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
+STAGES = dict(depth=18, base_channels=32, out_indices=(0, 1, 2, 3), frozen_stages=-1)
+KAIMING = dict(
+    type='Kaiming', layer='Conv2d', mode='fan_in', nonlinearity='relu', distribution='normal')
+RESNET = dict(
+    type='ResNet', num_stages=4, style='pytorch', norm_eval=False, init_cfg=None, **STAGES)
+# arm -> (family, backbone, regulariser hook on)
+ARMS = {
+    'risonet': ('risonet', dict(type='RISONet', **STAGES), True),
+    'risonet_noreg': ('risonet', dict(type='RISONet', **STAGES), False),
+    'isonet': ('isonet', dict(type='ISONet', **STAGES), True),
+    'resnet_bn': ('resnet_bn', dict(RESNET, norm_cfg=dict(type='BN', requires_grad=True)), False),
+    'resnet_gn':
+    ('resnet_gn', dict(RESNET, norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)), False),
+    'skipinit': ('skipinit',
+                 dict(
+                     type='RISONet',
+                     act_cfg=dict(type='ReLU'),
+                     init_cfg=KAIMING,
+                     residual_scale_init=0.0,
+                     **STAGES), False),
+}
+REFERENCE_ARM = 'resnet_bn'
+
+
+def arm_config(arm, lr, seed, epochs, args):
+    """The demo config with the arm's backbone, lr, seed and schedule (mmengine Config)."""
+    from mmengine.config import Config
+    family, backbone, hook = ARMS[arm]
+    cfg = Config.fromfile(DEMO)
+    cfg.model.backbone = backbone
+    cfg.custom_hooks = [
+        h for h in cfg.custom_hooks if hook or h['type'] != 'IsometryRegularizerHook'
+    ]
+    cfg.optim_wrapper.optimizer.lr = lr
+    if family == 'isonet':
+        cfg.optim_wrapper.paramwise_cfg = cfg.isonet_plain_paramwise_cfg
+    cfg.randomness = dict(seed=seed)
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = args.val_interval
+    cfg.param_scheduler[1].end = epochs
+    cfg.param_scheduler[1].milestones = [max(1, epochs - 1)] if epochs > 1 else []
+    cfg.default_hooks.logger.interval = args.log_interval
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs, max_keep_ckpts=1)
+    for loader, num in ((cfg.train_dataloader, args.num_train), (cfg.val_dataloader, None)):
+        loader.dataset.data_root = args.data
+        loader.num_workers = 0
+        if num:
+            loader.dataset.indices = num
+    cfg.val_evaluator.ann_file = osp.join(args.data, 'annotations', 'instances_val.json')
+    cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
+    return cfg
+
+
+def train(arm, lr, seed, epochs, work_dir, args):
+    """Train one (arm, lr, seed) in its own process; returns the parsed logs, the process's peak
+    resident memory (MiB) and its wall time."""
+    os.makedirs(work_dir, exist_ok=True)
+    config = osp.join(work_dir, 'config.py')
+    arm_config(arm, lr, seed, epochs, args).dump(config)
+    log = open(osp.join(work_dir, 'train.log'), 'w')
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable,
+         osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    log.close()
+    if proc.returncode != 0:
+        with open(osp.join(work_dir, 'train.log')) as f:
+            tail = f.read()[-3000:]
+        raise RuntimeError(f'{arm} (lr {lr}, seed {seed}) failed; {work_dir}/train.log:\n{tail}')
+    logs = read_scalars(work_dir)
+    logs.update(peak_rss_mib=usage.ru_maxrss / 1024, wall_s=time.perf_counter() - start)
+    return logs
+
+
+def read_scalars(work_dir):
+    """Training and validation series from mmengine's ``vis_data/scalars.json``."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'no mmengine json log under {work_dir}')
+    rows = [json.loads(line) for line in open(files[-1]) if line.strip()]
+    trains = [r for r in rows if 'loss' in r]
+    vals = [r for r in rows if 'coco/bbox_mAP' in r]
+    return dict(
+        iters=[r['iter'] for r in trains],
+        loss=[r['loss'] for r in trains],
+        isometry_reg=[r.get('isometry_reg', float('nan')) for r in trains],
+        time=[r['time'] for r in trains],
+        val_epochs=[r['step'] for r in vals],
+        val_bbox_mAP=[r['coco/bbox_mAP'] for r in vals],
+        val_segm_mAP=[r['coco/segm_mAP'] for r in vals])
+
+
+def sweep_family(family, args, out_dir):
+    """lr of a family: the lowest mean training loss over the last fifth of a short run."""
+    path = osp.join(out_dir, 'sweep', f'{family}.json')
+    if osp.exists(path):
+        return json.load(open(path))
+    arm = next(a for a, (f, _, _) in ARMS.items() if f == family)
+    if len(args.lrs) == 1:  # nothing to choose: not swept
+        return dict(family=family, arm=arm, epochs=0, losses={}, lr=args.lrs[0])
+    losses = {}
+    for lr in args.lrs:
+        logs = train(arm, lr, args.seeds[0], args.sweep_epochs,
+                     osp.join(out_dir, 'sweep', family, f'lr{lr:g}'), args)
+        tail = logs['loss'][-max(1, len(logs['loss']) // 5):]
+        mean = sum(tail) / len(tail)
+        losses[str(lr)] = mean if math.isfinite(mean) else float('inf')
+    best = min(args.lrs, key=lambda lr: losses[str(lr)])
+    result = dict(family=family, arm=arm, epochs=args.sweep_epochs, losses=losses, lr=best)
+    with open(path, 'w') as f:
+        json.dump(result, f)
+    return result
+
+
+def backbone_params(arm):
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    __import__('isonet_det')
+    return sum(p.numel() for p in MODELS.build(dict(ARMS[arm][1])).parameters())
+
+
+def mean_sd(values):
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return float('nan'), float('nan')
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, float('nan')  # no spread from one seed
+    return mean, math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1))
+
+
+def summarise(runs, sweeps, args):
+    rows = []
+    ref = [r['s_per_iter'] for r in runs if r['arm'] == REFERENCE_ARM]
+    ref_time = sum(ref) / len(ref) if ref else float('nan')
+    for arm in args.arms:
+        mine = [r for r in runs if r['arm'] == arm]
+        box, mask = mean_sd([r['bbox_mAP'] for r in mine]), mean_sd([r['segm_mAP'] for r in mine])
+        s_iter = sum(r['s_per_iter'] for r in mine) / len(mine)
+        rows.append(
+            dict(
+                arm=arm,
+                lr=sweeps[ARMS[arm][0]]['lr'],
+                params=backbone_params(arm),
+                box=box,
+                mask=mask,
+                seeds=[r['seed'] for r in mine],
+                box_per_seed=[r['bbox_mAP'] for r in mine],
+                s_per_iter=s_iter,
+                time_ratio=s_iter / ref_time,
+                peak_rss_mib=max(r['peak_rss_mib'] for r in mine)))
+    return rows
+
+
+def fmt(mean_and_sd):
+    mean, sd = mean_and_sd
+    return f'{mean:.3f}' if math.isnan(sd) else f'{mean:.3f} ± {sd:.3f}'
+
+
+def write_table(rows, args, seconds):
+    lines = [
+        f'Mask R-CNN + FPN on the generated shapes, {args.epochs} epochs, seeds {args.seeds}: box '
+        f'/ mask mAP mean ± sd over seeds; s/iter as a ratio to {REFERENCE_ARM} in this run; peak '
+        'resident memory of the training process.', '',
+        '| backbone | params | lr (swept) | box mAP | mask mAP | box mAP per seed | s/iter '
+        f'(/ {REFERENCE_ARM}) | peak RSS |', '|---|---|---|---|---|---|---|---|'
+    ]
+    for r in rows:
+        lines.append(f'| {r["arm"]} | {r["params"] / 1e6:.2f} M | {r["lr"]:g} | {fmt(r["box"])} | '
+                     f'{fmt(r["mask"])} | '
+                     f'{" / ".join(f"{v:.3f}" for v in r["box_per_seed"])} | {r["s_per_iter"]:.3f} '
+                     f'({r["time_ratio"]:.2f}) | {r["peak_rss_mib"]:.0f} MiB |')
+    lines += ['', f'Run time {seconds:.0f} s.']
+    with open(osp.join(args.out_dir, 'table.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return '\n'.join(lines)
+
+
+def plot(runs, args):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for i, arm in enumerate(args.arms):
+        for j, r in enumerate(x for x in runs if x['arm'] == arm):
+            label = arm if j == 0 else None
+            axes[0].plot(r['iters'], r['loss'], color=f'C{i}', lw=1, label=label)
+            if any(math.isfinite(v) for v in r['isometry_reg']):
+                axes[1].plot(r['iters'], r['isometry_reg'], color=f'C{i}', lw=1, label=label)
+            axes[2].plot(r['val_epochs'], r['val_bbox_mAP'], 'o-', color=f'C{i}', lw=1, label=label)
+    axes[0].set(xlabel='iteration', ylabel='training loss')
+    axes[1].set(xlabel='iteration', ylabel='isometry_reg')
+    axes[2].set(xlabel='epoch', ylabel='box mAP (val)')
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(osp.join(args.out_dir, 'curves.png'), dpi=110)
+    plt.close(fig)
+
+
+QUICK = dict(seeds=[0], epochs=2, sweep_epochs=1, lrs=[0.02], num_train=200, log_interval=10)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS))
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--epochs', type=int, default=5)
+    parser.add_argument('--lrs', type=float, nargs='+', default=[0.01, 0.02, 0.04])
+    parser.add_argument('--sweep-epochs', type=int, default=1)
+    parser.add_argument('--num-train', type=int, default=None, help='first N training images')
+    parser.add_argument('--val-interval', type=int, default=1)
+    parser.add_argument('--log-interval', type=int, default=25)
+    parser.add_argument('--data', default=osp.join(ROOT, 'data', 'demo_shapes'))
+    parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
+    parser.add_argument(
+        '--out-dir', default=None, help='default: work_dirs/compare_detectors/<date_time>')
+    parser.add_argument('--resume', default=None, help='a run folder to finish')
+    args = parser.parse_args(argv)
+    if args.resume:
+        saved = osp.join(args.resume, 'args.json')
+        if not osp.isfile(saved):
+            parser.error(f'{args.resume} is not a run folder of this tool (no args.json)')
+        args = argparse.Namespace(**dict(json.load(open(saved)), resume=args.resume))
+        return args
+    if args.quick:
+        for key, value in QUICK.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
+    if args.out_dir is None:
+        args.out_dir = osp.join(ROOT, 'work_dirs', 'compare_detectors',
+                                time.strftime('%Y%m%d_%H%M%S'))
+    if osp.exists(args.out_dir) and os.listdir(args.out_dir):
+        parser.error(f'{args.out_dir} is not empty; it is not overwritten (--resume to finish it)')
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(osp.join(args.out_dir, 'args.json'), 'w') as f:
+        json.dump({k: v for k, v in vars(args).items() if k != 'resume'}, f)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.perf_counter()
+    if not osp.isdir(args.data):
+        from isonet_det.datasets import generate_shapes_dataset
+        generate_shapes_dataset(args.data, 400, 50, 128, 0)
+    sweeps = {}
+    for arm in args.arms:
+        family = ARMS[arm][0]
+        if family not in sweeps:
+            sweeps[family] = sweep_family(family, args, args.out_dir)
+            print(
+                f'lr sweep {family}: {sweeps[family]["losses"]} -> {sweeps[family]["lr"]}',
+                flush=True)
+    runs = []
+    for arm in args.arms:
+        for seed in args.seeds:
+            work_dir = osp.join(args.out_dir, 'runs', arm, f'seed{seed}')
+            done = osp.join(work_dir, 'result.json')
+            if osp.exists(done):
+                runs.append(json.load(open(done)))
+                continue
+            logs = train(arm, sweeps[ARMS[arm][0]]['lr'], seed, args.epochs, work_dir, args)
+            steady = logs['time'][1:] or logs['time']
+            result = dict(
+                arm=arm,
+                seed=seed,
+                s_per_iter=sum(steady) / len(steady),
+                bbox_mAP=logs['val_bbox_mAP'][-1] if logs['val_bbox_mAP'] else float('nan'),
+                segm_mAP=logs['val_segm_mAP'][-1] if logs['val_segm_mAP'] else float('nan'),
+                **logs)
+            with open(done, 'w') as f:
+                json.dump(result, f)
+            runs.append(result)
+            print(
+                f'{arm:<14} seed {seed}: box {result["bbox_mAP"]:.3f} mask '
+                f'{result["segm_mAP"]:.3f}, {result["s_per_iter"]:.3f} s/iter, '
+                f'{result["peak_rss_mib"]:.0f} MiB',
+                flush=True)
+    rows = summarise(runs, sweeps, args)
+    seconds = time.perf_counter() - start
+    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
+        json.dump(dict(args=vars(args), sweeps=sweeps, rows=rows, runs=runs, seconds=seconds), f)
+    plot(runs, args)
+    print(write_table(rows, args, seconds))
+    print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png}}')
+
+
+if __name__ == '__main__':
+    main()
