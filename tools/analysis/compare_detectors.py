@@ -35,6 +35,8 @@ import time
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
+from isonet_det.analysis import reporting  # noqa: E402
+
 DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
 STAGES = dict(depth=18, base_channels=32, out_indices=(0, 1, 2, 3), frozen_stages=-1)
 KAIMING = dict(
@@ -163,23 +165,14 @@ def backbone_params(arm):
     return sum(p.numel() for p in MODELS.build(dict(ARMS[arm][1])).parameters())
 
 
-def mean_sd(values):
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return float('nan'), float('nan')
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return mean, float('nan')  # no spread from one seed
-    return mean, math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1))
-
-
 def summarise(runs, sweeps, args):
     rows = []
     ref = [r['s_per_iter'] for r in runs if r['arm'] == REFERENCE_ARM]
     ref_time = sum(ref) / len(ref) if ref else float('nan')
     for arm in args.arms:
         mine = [r for r in runs if r['arm'] == arm]
-        box, mask = mean_sd([r['bbox_mAP'] for r in mine]), mean_sd([r['segm_mAP'] for r in mine])
+        box, mask = reporting.mean_sd([r['bbox_mAP'] for r in mine
+                                       ]), reporting.mean_sd([r['segm_mAP'] for r in mine])
         s_iter = sum(r['s_per_iter'] for r in mine) / len(mine)
         rows.append(
             dict(
@@ -196,11 +189,6 @@ def summarise(runs, sweeps, args):
     return rows
 
 
-def fmt(mean_and_sd):
-    mean, sd = mean_and_sd
-    return f'{mean:.3f}' if math.isnan(sd) else f'{mean:.3f} ± {sd:.3f}'
-
-
 def write_table(rows, args, seconds):
     lines = [
         f'Mask R-CNN + FPN on the generated shapes, {args.epochs} epochs, seeds {args.seeds}: box '
@@ -210,14 +198,11 @@ def write_table(rows, args, seconds):
         f'(/ {REFERENCE_ARM}) | peak RSS |', '|---|---|---|---|---|---|---|---|'
     ]
     for r in rows:
-        lines.append(f'| {r["arm"]} | {r["params"] / 1e6:.2f} M | {r["lr"]:g} | {fmt(r["box"])} | '
-                     f'{fmt(r["mask"])} | '
+        box, mask = reporting.format_mean_sd(r['box']), reporting.format_mean_sd(r['mask'])
+        lines.append(f'| {r["arm"]} | {r["params"] / 1e6:.2f} M | {r["lr"]:g} | {box} | {mask} | '
                      f'{" / ".join(f"{v:.3f}" for v in r["box_per_seed"])} | {r["s_per_iter"]:.3f} '
                      f'({r["time_ratio"]:.2f}) | {r["peak_rss_mib"]:.0f} MiB |')
-    lines += ['', f'Run time {seconds:.0f} s.']
-    with open(osp.join(args.out_dir, 'table.md'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    return '\n'.join(lines)
+    return reporting.write_table(args.out_dir, lines, seconds)
 
 
 def plot(runs, args):
@@ -266,15 +251,9 @@ def parse_args(argv=None):
             parser.error(f'{args.resume} is not a run folder of this tool (no args.json)')
         args = argparse.Namespace(**dict(json.load(open(saved)), resume=args.resume))
         return args
-    if args.quick:
-        for key, value in QUICK.items():
-            if getattr(args, key) == parser.get_default(key):
-                setattr(args, key, value)
-    if args.out_dir is None:
-        args.out_dir = osp.join(ROOT, 'work_dirs', 'compare_detectors',
-                                time.strftime('%Y%m%d_%H%M%S'))
-    if osp.exists(args.out_dir) and os.listdir(args.out_dir):
-        parser.error(f'{args.out_dir} is not empty; it is not overwritten (--resume to finish it)')
+    reporting.apply_quick(parser, args, QUICK)
+    args.out_dir = reporting.new_run_dir(
+        parser, args.out_dir, 'compare_detectors', root=ROOT, hint=' (--resume to finish it)')
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'args.json'), 'w') as f:
         json.dump({k: v for k, v in vars(args).items() if k != 'resume'}, f)

@@ -46,6 +46,7 @@ import time
 import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from isonet_det.analysis import reporting  # noqa: E402
 from isonet_det.analysis import PlainCNN, jacobian_singular_values  # noqa: E402
 from isonet_det.analysis import mean_field as mf  # noqa: E402
 from isonet_det.analysis import trainability as tr  # noqa: E402
@@ -213,10 +214,7 @@ def write_table(results, cells, spectra, args, seconds):
             mf = e.get('mean_field_mean_sq')
             lines.append(f'| {arm} | {e["mean_sq"]:.3g} | {"-" if mf is None else f"{mf:.3g}"} | '
                          f'{min(s):.3g} | {max(s):.3g} | {100 * e["fraction_near_one"]:.0f}% |')
-    lines += ['', f'Run time {seconds:.0f} s.']
-    with open(osp.join(args.out_dir, 'table.md'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    return '\n'.join(lines)
+    return reporting.write_table(args.out_dir, lines, seconds)
 
 
 def plot(results, cells, spectra, args):
@@ -327,14 +325,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out-dir', default=None, help='default: work_dirs/depth_trainability/<date_time>')
     args = parser.parse_args(argv)
-    if args.quick:
-        for key, value in QUICK.items():
-            if getattr(args, key) == parser.get_default(key):
-                setattr(args, key, value)
-    if args.out_dir is None:
-        args.out_dir = osp.join('work_dirs', 'depth_trainability', time.strftime('%Y%m%d_%H%M%S'))
-    if osp.exists(args.out_dir) and os.listdir(args.out_dir):
-        parser.error(f'{args.out_dir} is not empty; it is not overwritten')
+    reporting.apply_quick(parser, args, QUICK)
+    args.out_dir = reporting.new_run_dir(parser, args.out_dir, 'depth_trainability')
     return args
 
 

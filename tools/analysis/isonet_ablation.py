@@ -29,8 +29,10 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from isonet_det.analysis import reporting  # noqa: E402
 from isonet_det.analysis import trainability as tr  # noqa: E402
 from isonet_det.datasets import make_prototypes  # noqa: E402
+from isonet_det.engine.hooks import IsometryRegularizerHook  # noqa: E402
 from isonet_det.models.backbones import ISONet  # noqa: E402
 from isonet_det.ops import isometry_penalty  # noqa: E402
 
@@ -63,7 +65,7 @@ def parse_arm(text):
 
 class ISONetClassifier(nn.Module):
     """``ISONet backbone -> global average pool -> linear``; ``body_convs`` are the convs the
-    regulariser acts on (every conv but the stem)."""
+    regulariser acts on: those IsometryRegularizerHook selects (every conv but the stem)."""
 
     def __init__(self, depth, base_channels, init, act):
         super().__init__()
@@ -93,10 +95,7 @@ class ISONetClassifier(nn.Module):
         self.head = nn.Linear(self.backbone.feat_dim, NUM_CLASSES)
 
     def body_convs(self):
-        stem = set(map(id, self.backbone.stem_convs()))
-        return [
-            m for m in self.backbone.modules() if isinstance(m, nn.Conv2d) and id(m) not in stem
-        ]
+        return IsometryRegularizerHook(module=None).select_convs(self.backbone)
 
     def forward(self, x):
         return self.head(self.backbone(x)[0].mean(dim=(2, 3)))
@@ -136,12 +135,8 @@ def run_arm(arm, data, test, args):
 
 
 def mean_std(values):
-    values = [v for v in values if math.isfinite(v)]
-    if not values:
-        return 'div'
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean)**2 for v in values) / max(1, len(values) - 1))
-    return f'{mean:.3f} ± {std:.3f}'
+    """``'mean ± sd'`` over seeds, ``'div'`` if no seed gave a finite value."""
+    return reporting.format_mean_sd(reporting.mean_sd(values), empty='div')
 
 
 def write_table(results, args, seconds):
@@ -161,10 +156,7 @@ def write_table(results, args, seconds):
                      f'{mean_std([x["test_accuracy"] for x in runs])} | '
                      f'{sum(x["diverged"] for x in runs)} / {sum(x["unstable"] for x in runs)} '
                      f'of {len(runs)} |')
-    lines += ['', f'Run time {seconds:.0f} s.']
-    with open(osp.join(args.out_dir, 'table.md'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    return '\n'.join(lines)
+    return reporting.write_table(args.out_dir, lines, seconds)
 
 
 def plot(results, args):
@@ -210,14 +202,8 @@ def parse_args(argv=None):
         '--out-dir', default=None, help='default: work_dirs/isonet_ablation/<date_time>')
     args = parser.parse_args(argv)
     args.arms = [parse_arm(a) if isinstance(a, str) else a for a in args.arms]
-    if args.quick:
-        for key, value in QUICK.items():
-            if getattr(args, key) == parser.get_default(key):
-                setattr(args, key, value)
-    if args.out_dir is None:
-        args.out_dir = osp.join('work_dirs', 'isonet_ablation', time.strftime('%Y%m%d_%H%M%S'))
-    if osp.exists(args.out_dir) and os.listdir(args.out_dir):
-        parser.error(f'{args.out_dir} is not empty; it is not overwritten')
+    reporting.apply_quick(parser, args, QUICK)
+    args.out_dir = reporting.new_run_dir(parser, args.out_dir, 'isonet_ablation')
     return args
 
 

@@ -1,0 +1,59 @@
+"""What the experiment tools (``tools/analysis/depth_trainability.py``, ``isonet_ablation.py``,
+``compare_detectors.py``) share: ``--quick`` presets, a new output folder per run, mean ± sd over
+seeds and the ``table.md`` they write."""
+import argparse
+import math
+import os
+import os.path as osp
+import time
+from typing import Dict, Iterable, List, Optional, Tuple
+
+
+def apply_quick(parser: argparse.ArgumentParser, args: argparse.Namespace, quick: Dict) -> None:
+    """With ``args.quick``, set every option of ``quick`` the user left at its default."""
+    if args.quick:
+        for key, value in quick.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
+
+
+def new_run_dir(parser: argparse.ArgumentParser,
+                out_dir: Optional[str],
+                tool: str,
+                root: str = '',
+                hint: str = '') -> str:
+    """``out_dir``, or ``<root>/work_dirs/<tool>/<date_time>``; a non-empty folder is refused
+    (``parser.error``), never overwritten."""
+    if out_dir is None:
+        out_dir = osp.join(root, 'work_dirs', tool, time.strftime('%Y%m%d_%H%M%S'))
+    if osp.exists(out_dir) and os.listdir(out_dir):
+        parser.error(f'{out_dir} is not empty; it is not overwritten{hint}')
+    return out_dir
+
+
+def mean_sd(values: Iterable[float]) -> Tuple[float, float]:
+    """Mean and sample standard deviation of the finite values (``nan`` for none; the sd is
+    ``nan`` for one value: no spread from one seed)."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return float('nan'), float('nan')
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, float('nan')
+    return mean, math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1))
+
+
+def format_mean_sd(mean_and_sd: Tuple[float, float], empty: str = 'nan') -> str:
+    """``'0.123 ± 0.004'``; the mean alone without an sd; ``empty`` without a mean."""
+    mean, sd = mean_and_sd
+    if math.isnan(mean):
+        return empty
+    return f'{mean:.3f}' if math.isnan(sd) else f'{mean:.3f} ± {sd:.3f}'
+
+
+def write_table(out_dir: str, lines: List[str], seconds: float) -> str:
+    """Write ``lines`` and the run time to ``out_dir/table.md``; returns the text."""
+    text = '\n'.join(lines + ['', f'Run time {seconds:.0f} s.'])
+    with open(osp.join(out_dir, 'table.md'), 'w') as f:
+        f.write(text + '\n')
+    return text
