@@ -29,6 +29,7 @@ def test_each_arm_changes_only_the_backbone_and_trains_a_step():
     from mmengine.config import Config
     register_all_modules()
     __import__('isonet_det')
+    __import__('mmpretrain.models')  # the nf_resnet arm's TIMMBackbone
     tool = load_tool()
     args = argparse.Namespace(val_interval=1, log_interval=5, num_train=12, data='/tmp/shapes')
     demo = Config.fromfile(tool.DEMO)
