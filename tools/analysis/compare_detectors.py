@@ -28,20 +28,17 @@ peak resident memory of the training process, parameter counts), curves.png (tra
 isometry_reg, box mAP per epoch, from mmengine's json logs).
 """
 import argparse
-import glob
 import json
 import math
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
-from isonet_det.analysis import reporting  # noqa: E402
+from isonet_det.analysis import launch, reporting  # noqa: E402
 
 DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
 STAGES = dict(depth=18, base_channels=32, out_indices=(0, 1, 2, 3), frozen_stages=-1)
@@ -115,45 +112,16 @@ def train(arm, lr, seed, epochs, work_dir, args):
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
     arm_config(arm, lr, seed, epochs, args).dump(config)
-    env = dict(os.environ)
-    jobs = getattr(args, 'jobs', 1)
-    if jobs > 1:  # N processes share the cores instead of oversubscribing them
-        env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // jobs))
-    log = open(osp.join(work_dir, 'train.log'), 'w')
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable,
-         osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    log.close()
-    if proc.returncode != 0:
-        with open(osp.join(work_dir, 'train.log')) as f:
-            tail = f.read()[-3000:]
-        raise RuntimeError(f'{arm} (lr {lr}, seed {seed}) failed; {work_dir}/train.log:\n{tail}')
+    usage = launch.train_in_subprocess(
+        config, work_dir, getattr(args, 'jobs', 1), name=f'{arm} (lr {lr}, seed {seed})')
     logs = read_scalars(work_dir)
-    logs.update(peak_rss_mib=usage.ru_maxrss / 1024, wall_s=time.perf_counter() - start)
+    logs.update(usage)
     return logs
-
-
-def run_all(tasks, jobs):
-    """Call each of ``tasks`` (no arguments), ``jobs`` at a time; their results in order."""
-    if jobs <= 1:
-        return [task() for task in tasks]
-    with ThreadPoolExecutor(jobs) as pool:
-        return list(pool.map(lambda task: task(), tasks))
 
 
 def read_scalars(work_dir):
     """Training and validation series from mmengine's ``vis_data/scalars.json``."""
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(f'no mmengine json log under {work_dir}')
-    rows = [json.loads(line) for line in open(files[-1]) if line.strip()]
+    rows = launch.read_scalars(work_dir)
     trains = [r for r in rows if 'loss' in r]
     vals = [r for r in rows if 'coco/bbox_mAP' in r]
     return dict(
@@ -166,9 +134,25 @@ def read_scalars(work_dir):
         val_segm_mAP=[r['coco/segm_mAP'] for r in vals])
 
 
+def sweep_run(arm, lr, args, work_dir):
+    """Mean training loss over the last fifth of one short sweep run (inf if not finite); kept in
+    ``work_dir/result.json``, so a resumed run does not train it again."""
+    done = osp.join(work_dir, 'result.json')
+    if osp.exists(done):
+        return json.load(open(done))['loss']
+    logs = train(arm, lr, args.seeds[0], args.sweep_epochs, work_dir, args)
+    tail = logs['loss'][-max(1, len(logs['loss']) // 5):]
+    mean = sum(tail) / len(tail)
+    mean = mean if math.isfinite(mean) else float('inf')
+    with open(done, 'w') as f:
+        json.dump(dict(loss=mean), f)
+    return mean
+
+
 def sweep_families(families, args, out_dir):
     """lr of each family: the lowest mean training loss over the last fifth of a short run on
-    seed 0; a family's result is kept in sweep/<family>.json and not swept again."""
+    seed 0 (every family's runs share the pool); a family's result is kept in
+    sweep/<family>.json."""
     sweeps, todo = {}, []
     for family in families:
         path = osp.join(out_dir, 'sweep', f'{family}.json')
@@ -178,23 +162,19 @@ def sweep_families(families, args, out_dir):
         elif len(args.lrs) == 1:  # nothing to choose: not swept
             sweeps[family] = dict(family=family, arm=arm, epochs=0, losses={}, lr=args.lrs[0])
         else:
+            sweeps[family] = dict(family=family, arm=arm, epochs=args.sweep_epochs, losses={})
             todo += [(family, arm, lr) for lr in args.lrs]
     tasks = [
-        partial(train, arm, lr, args.seeds[0], args.sweep_epochs,
-                osp.join(out_dir, 'sweep', family, f'lr{lr:g}'), args) for family, arm, lr in todo
+        partial(sweep_run, arm, lr, args, osp.join(out_dir, 'sweep', family, f'lr{lr:g}'))
+        for family, arm, lr in todo
     ]
-    for (family, arm, lr), logs in zip(todo, run_all(tasks, getattr(args, 'jobs', 1))):
-        tail = logs['loss'][-max(1, len(logs['loss']) // 5):]
-        mean = sum(tail) / len(tail)
-        sweep = sweeps.setdefault(family,
-                                  dict(family=family, arm=arm, epochs=args.sweep_epochs, losses={}))
-        sweep['losses'][str(lr)] = mean if math.isfinite(mean) else float('inf')
-    for family, _, _ in todo:
+    for (family, _, lr), loss in zip(todo, launch.run_all(tasks, getattr(args, 'jobs', 1))):
+        sweeps[family]['losses'][str(lr)] = loss
+    for family in dict.fromkeys(family for family, _, _ in todo):
         sweep = sweeps[family]
-        if 'lr' not in sweep:
-            sweep['lr'] = min(args.lrs, key=lambda lr: sweep['losses'][str(lr)])
-            with open(osp.join(out_dir, 'sweep', f'{family}.json'), 'w') as f:
-                json.dump(sweep, f)
+        sweep['lr'] = min(args.lrs, key=lambda lr: sweep['losses'][str(lr)])
+        with open(osp.join(out_dir, 'sweep', f'{family}.json'), 'w') as f:
+            json.dump(sweep, f)
     return sweeps
 
 
@@ -305,8 +285,9 @@ def parse_args(argv=None):
         args = argparse.Namespace(**dict(json.load(open(saved)), resume=args.resume))
         return args
     reporting.apply_quick(parser, args, QUICK)
-    args.out_dir = reporting.new_run_dir(
-        parser, args.out_dir, 'compare_detectors', root=ROOT, hint=' (--resume to finish it)')
+    args.out_dir = osp.abspath(
+        reporting.new_run_dir(
+            parser, args.out_dir, 'compare_detectors', root=ROOT, hint=' (--resume to finish it)'))
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'args.json'), 'w') as f:
         json.dump({k: v for k, v in vars(args).items() if k != 'resume'}, f)
@@ -349,8 +330,8 @@ def main(argv=None):
         print(
             f'lr sweep {family}: {sweeps[family]["losses"]} -> {sweeps[family]["lr"]}', flush=True)
     pairs = [(arm, seed) for arm in args.arms for seed in args.seeds]
-    runs = run_all([partial(run_arm, arm, seed, sweeps, args) for arm, seed in pairs],
-                   getattr(args, 'jobs', 1))
+    runs = launch.run_all([partial(run_arm, arm, seed, sweeps, args) for arm, seed in pairs],
+                          getattr(args, 'jobs', 1))
     rows = summarise(runs, sweeps, args)
     seconds = time.perf_counter() - start
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
