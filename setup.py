@@ -36,6 +36,11 @@ setup(
     extras_require={
         'tests': ['pytest>=7', 'flake8==5.0.4', 'isort==5.11.5', 'yapf==0.32.0'],
         'analysis': ['matplotlib'],
+        # ISO-UNet in MMSegmentation (its tokenizer imports ftfy and regex, which it does not
+        # declare); classification configs and the NF-ResNet baseline (timm through
+        # MMPretrain's TIMMBackbone). Versions that import with mmcv 2.1.0 and mmengine 0.10.7.
+        'seg': ['mmsegmentation==1.2.2', 'ftfy', 'regex'],
+        'cls': ['mmpretrain==1.2.0', 'timm==1.0.31'],
     },
     license='Apache-2.0',
 )

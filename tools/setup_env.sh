@@ -2,7 +2,9 @@
 # Create (or reuse) the project virtual environment and install the pinned stack.
 #
 #   bash tools/setup_env.sh     # -> .venv: torch 2.14.1 + torchvision 0.29.1, mmcv 2.1.0 with ops,
-#                               #    mmengine 0.10.7, mmdet 3.3.0, isonet_det (editable)
+#                               #    mmengine 0.10.7, mmdet 3.3.0, isonet_det (editable) with its
+#                               #    extras: MMSegmentation 1.2.2 (ISO-UNet), MMPretrain 1.2.0 and
+#                               #    timm 1.0.31 (classification, the NF-ResNet baseline)
 #
 # Environment:
 #   ISONET_VENV=/path          where the environment goes (default .venv)
@@ -97,12 +99,14 @@ if ! mmcv_ready; then
   $PIP install -q --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
 fi
 
-# 3. the rest of the stack and this package (editable, with the test extras); this also moves
-#    setuptools to >=77.0.3,<81 (torch's minimum, still with pkg_resources for mmengine).
-$PIP install -q -e '.[tests]'
+# 3. the rest of the stack and this package (editable, with the test, segmentation and
+#    classification extras); this also moves setuptools to >=77.0.3,<81 (torch's minimum, still
+#    with pkg_resources for mmengine).
+$PIP install -q -e '.[tests,seg,cls]'
 "$VPY" - "$CUDA_OK" <<'PY'
 import sys
-import torch, torchvision, mmcv, mmengine, mmdet, isonet_det
+import torch, torchvision, mmcv, mmengine, mmdet, mmseg, mmpretrain, timm, isonet_det
+import mmseg.models, mmpretrain.models  # both register their modules with this mmcv
 from mmcv.ops import RoIAlign, nms
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
 scores = torch.tensor([0.9, 0.8, 0.7])
@@ -116,5 +120,6 @@ for device in devices:   # mmdet's RoIAlign and NMS run from mmcv's compiled ops
     assert out.shape == (1, 4, 2, 2) and out.device.type == device
 print(f'[setup] ok: torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'mmcv {mmcv.__version__} (ops on {"/".join(devices)}), mmengine {mmengine.__version__}, '
-      f'mmdet {mmdet.__version__}, isonet_det {isonet_det.__version__}')
+      f'mmdet {mmdet.__version__}, mmseg {mmseg.__version__}, mmpretrain '
+      f'{mmpretrain.__version__}, timm {timm.__version__}, isonet_det {isonet_det.__version__}')
 PY

@@ -20,6 +20,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
+from .generated import claim_output_dir, stamp_output_dir
+
 CATEGORIES = ('rectangle', 'ellipse', 'triangle')
 
 
@@ -99,21 +101,13 @@ def generate_shapes_dataset(out_dir: str,
                          f'{num_train}, {num_val}, {image_size}')
     # version 2: areas are pycocotools' pixel counts (version 1: exact polygon areas)
     params = dict(num_train=num_train, num_val=num_val, image_size=image_size, seed=seed, version=2)
-    stamp = osp.join(out_dir, 'generator.json')
-    if osp.isdir(out_dir) and os.listdir(out_dir):
-        if osp.isfile(stamp):
-            with open(stamp) as f:
-                if json.load(f) == params:
-                    return False
-        raise FileExistsError(
-            f'{out_dir} already exists and holds something else than the demo data for '
-            f'{params}; choose another folder or remove it yourself')
+    if not claim_output_dir(out_dir, params, 'demo data'):
+        return False
     rng = np.random.RandomState(seed)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     for split, n in (('train', num_train), ('val', num_val)):
         coco = _draw_split(out_dir, split, n, image_size, rng)
         with open(osp.join(out_dir, 'annotations', f'instances_{split}.json'), 'w') as f:
             json.dump(coco, f)
-    with open(stamp, 'w') as f:
-        json.dump(params, f)
+    stamp_output_dir(out_dir, params)
     return True

@@ -24,9 +24,11 @@ ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 
 
 def shipped_configs():
+    """The shipped detection configs (not the demo's, nor the MMSegmentation / MMPretrain ones)."""
+    skip = ('_base_', '/demo/', '/classification/', '/iso_unet/')
     return sorted(
         p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-        if '_base_' not in p and '/demo/' not in p)
+        if not any(s in p for s in skip))
 
 
 def main(argv=None):

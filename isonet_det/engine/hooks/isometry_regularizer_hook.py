@@ -4,12 +4,12 @@ from typing import List, Optional
 
 import torch
 import torch.nn as nn
-from mmdet.registry import HOOKS
 from mmengine.dist import all_reduce, get_rank, get_world_size
 from mmengine.hooks import Hook, LoggerHook
 from mmengine.logging import MessageHub, print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
+from mmengine.registry import HOOKS  # the root registry: found from every OpenMMLab scope
 from torch import Tensor
 
 from ...ops import isometry_macs, isometry_penalty_and_grads, orthonormality_penalty

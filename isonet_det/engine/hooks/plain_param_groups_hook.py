@@ -1,7 +1,7 @@
 """Plain-dict optimizer param groups, so that ``compile=True`` can trace the optimizer step."""
-from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapperDict
+from mmengine.registry import HOOKS  # the root registry: found from every OpenMMLab scope
 
 
 @HOOKS.register_module()

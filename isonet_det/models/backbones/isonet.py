@@ -245,6 +245,9 @@ class ISONet(BaseModule):
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` (a converted
             reference checkpoint, or the backbone of a detector checkpoint). ResNet weights
             (``torchvision://``, ``open-mmlab://``) are refused: they do not fit.
+        stem_type: ``'imagenet'`` (default: conv 7x7 stride 2, SReLU, 3x3 max pooling stride 2,
+            the reference) or ``'cifar'`` (conv 3x3 stride 1, SReLU, no pooling: the stem of
+            MMPretrain's ``ResNet_CIFAR`` for 32 x 32 images; the stages then see H, H/2, ...).
         norm_cfg, style, norm_eval, zero_init_residual, conv_cfg, dcn, stage_with_dcn, plugins,
             deep_stem, avg_down, contract_dilation: ResNet arguments a stock config passes;
             accepted with one warning at their stock values (this network has no
@@ -279,6 +282,7 @@ class ISONet(BaseModule):
                  pretrained: Optional[str] = None,
                  init_cfg=None,
                  norm_cfg: Optional[dict] = None,
+                 stem_type: str = 'imagenet',
                  **block_kwargs):
         name = type(self).__name__
         resnet_kwargs = {
@@ -293,6 +297,8 @@ class ISONet(BaseModule):
                            f'{sorted(self.arch_settings)}')
         if not 1 <= num_stages <= 4:
             raise ValueError(f'num_stages must be in [1, 4], got {num_stages}')
+        if stem_type not in ('imagenet', 'cifar'):
+            raise ValueError(f"stem_type must be 'imagenet' or 'cifar', got {stem_type!r}")
         for arg, values in (('strides', strides), ('dilations', dilations)):
             if len(values) not in (num_stages, 4):
                 raise ValueError(f'{arg} {tuple(values)} must have num_stages={num_stages} '
@@ -340,10 +346,15 @@ class ISONet(BaseModule):
         self.block, stage_blocks = self.arch_settings[depth]
         self.stage_blocks = stage_blocks[:num_stages]
 
-        # stem: conv7x7/2 -> SReLU -> maxpool3x3/2
-        self.conv1 = nn.Conv2d(in_channels, self.stem_channels, 7, stride=2, padding=3, bias=False)
+        self.stem_type = stem_type
+        if stem_type == 'imagenet':  # conv7x7/2 -> SReLU -> maxpool3x3/2 (the reference)
+            self.conv1 = nn.Conv2d(
+                in_channels, self.stem_channels, 7, stride=2, padding=3, bias=False)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:  # conv3x3/1 -> SReLU, no pooling (MMPretrain's ResNet_CIFAR stem, for 32 px)
+            self.conv1 = conv3x3(in_channels, self.stem_channels)
+            self.maxpool = nn.Identity()
         self.act1 = build_activation(act_cfg, self.stem_channels, inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
         self.res_layers = []
         channels = self.stem_channels

@@ -1,7 +1,7 @@
 from .delta import (DeltaInit, DeltaOrthogonalInit, GaussianFanInInit, delta_init_,
-                    delta_orthogonal_init_, haar_orthogonal)
+                    delta_orthogonal_init_, haar_orthogonal, upsample_delta_init_)
 
 __all__ = [
     'DeltaInit', 'DeltaOrthogonalInit', 'GaussianFanInInit', 'delta_init_',
-    'delta_orthogonal_init_', 'haar_orthogonal'
+    'delta_orthogonal_init_', 'haar_orthogonal', 'upsample_delta_init_'
 ]

@@ -37,6 +37,28 @@ def delta_init_(tensor: Tensor, groups: int = 1) -> Tensor:
     return nn.init.dirac_(tensor, groups=groups)
 
 
+@torch.no_grad()
+def upsample_delta_init_(deconv: nn.modules.conv._ConvTransposeNd) -> Tensor:
+    """The Delta of an upsampling transposed conv (``kernel_size == stride``, e.g. UNet's 2x2
+    stride-2 one, weight ``(I, O, kh, kw)``): the identity on ``min(I, O)`` channels at every
+    tap, so ``deconv(x)`` is the nearest-neighbour upsampling of ``x`` on those channels (each
+    output pixel a copy of one input pixel: ``y[c, s*i + p, s*j + q] = x[c, i, j]``).
+
+    Each input pixel then feeds ``kh * kw`` disjoint output pixels, so the map is
+    ``sqrt(kh * kw)`` times an isometry: pixel values keep their scale, as through a Delta conv.
+    A transposed conv with ``kernel_size != stride`` (or groups) overlaps its taps; it gets the
+    centre-tap Delta of :func:`delta_init_` per group (the identity when ``stride == 1``).
+    """
+    weight = deconv.weight
+    if deconv.groups != 1 or tuple(deconv.kernel_size) != tuple(deconv.stride):
+        return delta_init_(weight, groups=deconv.groups)
+    weight.zero_()
+    n = min(weight.shape[0], weight.shape[1])
+    idx = torch.arange(n, device=weight.device)
+    weight[idx, idx] = 1.0
+    return weight
+
+
 def haar_orthogonal(rows: int,
                     cols: int,
                     generator: Optional[torch.Generator] = None,
@@ -96,10 +118,14 @@ class _ConvInit(BaseInit):
 
 @WEIGHT_INITIALIZERS.register_module(name='Delta')
 class DeltaInit(_ConvInit):
-    """``init_cfg=dict(type='Delta', layer='Conv2d')``: Dirac kernels, biases set to ``bias``."""
+    """``init_cfg=dict(type='Delta', layer=['Conv2d', 'ConvTranspose2d'])``: Dirac kernels
+    (:func:`upsample_delta_init_` for transposed convs), biases set to ``bias``."""
 
     def init_conv(self, m: nn.Module) -> None:
-        delta_init_(m.weight, groups=getattr(m, 'groups', 1))
+        if isinstance(m, nn.modules.conv._ConvTransposeNd):
+            upsample_delta_init_(m)
+        else:
+            delta_init_(m.weight, groups=getattr(m, 'groups', 1))
 
 
 class _MeanFieldInit(_ConvInit):

@@ -540,3 +540,24 @@ def test_plain_param_groups_only_with_compile():
         PlainParamGroupsHook().before_train(runner)
         group = opt.param_groups[0]
         assert type(group) is expected and group['lr'] == 0.1 and len(group['params']) == 2
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain', 'mmengine'])
+def test_hook_and_srelu_resolve_from_every_openmmlab_scope(scope):
+    """Registered in mmengine's root registries: `type='IsometryRegularizerHook'`, `'SReLU'`,
+    `'Delta'` and `'ISOUNet'` need no scope prefix in MMDetection, MMSegmentation or MMPretrain
+    configs."""
+    import importlib
+
+    import isonet_det  # noqa: F401
+    from mmengine.registry import init_default_scope
+    if scope != 'mmengine':
+        importlib.import_module(f'{scope}.registry')
+    init_default_scope(scope)
+    registry = importlib.import_module(f'{scope}.registry' if scope != 'mmengine' else
+                                       'mmengine.registry')
+    hook = registry.HOOKS.build(dict(type='IsometryRegularizerHook', coeff=1e-4))
+    assert type(hook).__name__ == 'IsometryRegularizerHook'
+    assert type(registry.MODELS.build(dict(type='SReLU', num_channels=4))).__name__ == 'SReLU'
+    assert registry.MODELS.get('ISOUNet') is not None
+    assert registry.WEIGHT_INITIALIZERS.get('Delta') is not None

@@ -129,6 +129,22 @@ def test_registry_build_in_mmdet_scope_with_fpn():
     assert [tuple(o.shape) for o in outs] == [(1, 32, 8, 8), (1, 32, 4, 4), (1, 32, 2, 2)]
 
 
+def test_cifar_stem_keeps_the_resolution_and_the_reference_init():
+    """stem_type='cifar': conv 3x3 stride 1, no pooling (MMPretrain's ResNet_CIFAR stem); the
+    stages then see 32, 16, 8, 4 px of a 32 px image, and only the stem escapes the Delta init."""
+    model = RISONet(depth=18, base_channels=8, stem_type='cifar')
+    model.init_weights()
+    assert model.conv1.kernel_size == (3, 3) and model.conv1.stride == (1, 1)
+    assert isinstance(model.maxpool, nn.Identity)
+    outs = model(torch.randn(2, 3, 32, 32))
+    assert [o.shape[-1] for o in outs] == [32, 16, 8, 4]
+    assert model.stem_convs() == (model.conv1, )
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m is not model.conv1]
+    assert isometry_penalty(convs).item() == 0.0
+    with pytest.raises(ValueError, match='stem_type'):
+        RISONet(depth=18, stem_type='deep')
+
+
 def test_other_activation_through_act_cfg():
     model = ISONet(depth=18, num_stages=1, out_indices=(0, ), act_cfg=dict(type='ReLU'))
     assert count(model, SReLU) == 0 and count(model, nn.ReLU) == 5

@@ -109,3 +109,29 @@ def test_mean_field_initialisers_set_sigma_w_and_draw_biases():
     assert abs(gaussian.weight.std().item() - 2.0 / (32 * 9)**0.5) < 0.01
     with pytest.raises(ValueError, match='bias_std'):
         initialize(gaussian, dict(type='GaussianFanIn', layer='Conv2d', bias_std=-1.0))
+
+
+@pytest.mark.parametrize('c_in,c_out', [(16, 8), (8, 8), (4, 8)])
+def test_upsample_delta_is_nearest_neighbour_upsampling(c_in, c_out):
+    """A 2x2 stride-2 transposed conv (UNet's upsampling) after the Delta init copies each input
+    pixel of the first min(C_in, C_out) channels to its 2x2 block; the other outputs are 0."""
+    from isonet_det.models.initializers import upsample_delta_init_
+    deconv = nn.ConvTranspose2d(c_in, c_out, 2, stride=2, bias=False)
+    upsample_delta_init_(deconv)
+    x = torch.randn(2, c_in, 5, 7)
+    y = deconv(x)
+    n = min(c_in, c_out)
+    torch.testing.assert_close(y[:, :n], F.interpolate(x[:, :n], scale_factor=2, mode='nearest'))
+    assert y[:, n:].abs().max() == 0 if c_out > n else True
+
+
+def test_delta_init_cfg_covers_transposed_convs():
+    """init_cfg=dict(type='Delta', layer=[..., 'ConvTranspose2d']): the upsampling Delta for
+    kernel == stride, the centre-tap identity for a stride-1 transposed conv."""
+    model = nn.Sequential(
+        nn.ConvTranspose2d(8, 8, 2, stride=2), nn.ConvTranspose2d(8, 8, 3, padding=1))
+    initialize(model, dict(type='Delta', layer=['ConvTranspose2d']))
+    x = torch.randn(1, 8, 4, 4)
+    torch.testing.assert_close(model[0](x), F.interpolate(x, scale_factor=2, mode='nearest'))
+    torch.testing.assert_close(model[1](x), x)
+    assert model[0].bias.abs().max() == 0

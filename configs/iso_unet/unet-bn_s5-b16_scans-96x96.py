@@ -1,0 +1,23 @@
+# The BN UNet baseline of configs/iso_unet/iso-unet_s5-b16_scans-96x96.py: MMSegmentation's own
+# UNet with the same layout and widths (5 stages from 16 channels, two 3x3 convs per block, 2x2
+# stride-2 transposed convs to upsample), BatchNorm + ReLU after every conv and transposed conv,
+# Kaiming-uniform init (PyTorch's default); same data, head, recipe and seed, no regulariser.
+_base_ = ['../_base_/scans_seg_demo.py']
+base_channels = 16
+model = dict(
+    backbone=dict(
+        type='UNet',
+        in_channels=1,
+        base_channels=base_channels,
+        num_stages=5,
+        strides=(1, 1, 1, 1, 1),
+        enc_num_convs=(2, 2, 2, 2, 2),
+        dec_num_convs=(2, 2, 2, 2),
+        downsamples=(True, True, True, True),
+        enc_dilations=(1, 1, 1, 1, 1),
+        dec_dilations=(1, 1, 1, 1),
+        norm_cfg=dict(type='BN', requires_grad=True),
+        act_cfg=dict(type='ReLU'),
+        upsample_cfg=dict(type='DeconvModule', kernel_size=2),
+        norm_eval=False),
+    decode_head=dict(in_channels=base_channels, channels=base_channels))

@@ -1,0 +1,35 @@
+"""The never-overwrite rule of the generated datasets: a folder is written once, stamped with the
+generator's arguments (``generator.json``), and a second call with the same arguments leaves it
+as it is."""
+import json
+import os
+import os.path as osp
+
+STAMP = 'generator.json'
+
+
+def claim_output_dir(out_dir: str, params: dict, what: str) -> bool:
+    """True if ``out_dir`` is absent or empty (the caller writes it, then :func:`stamp_output_dir`),
+    False if it already holds the dataset generated with ``params``.
+
+    Raises ``FileExistsError`` for a non-empty folder holding anything else: nothing a user wrote
+    is overwritten.
+    """
+    if osp.isdir(out_dir) and os.listdir(out_dir):
+        stamp = osp.join(out_dir, STAMP)
+        if osp.isfile(stamp):
+            with open(stamp) as f:
+                if json.load(f) == params:
+                    return False
+        raise FileExistsError(
+            f'{out_dir} already exists and holds something else than the {what} for {params}; '
+            'choose another folder or remove it yourself')
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise FileExistsError(f'{out_dir} exists and is not a folder')
+    return True
+
+
+def stamp_output_dir(out_dir: str, params: dict) -> None:
+    """Written last: a folder without it was interrupted and is refused, not reused."""
+    with open(osp.join(out_dir, STAMP), 'w') as f:
+        json.dump(params, f)

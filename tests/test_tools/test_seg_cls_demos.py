@@ -1,0 +1,57 @@
+"""tools/seg_demo.py and tools/cls_demo.py in their --quick modes: they train, evaluate, draw or
+transfer, and report; and they refuse to write into a folder that holds something."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+
+
+def run(tool, *args):
+    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args],
+                          capture_output=True,
+                          text=True,
+                          cwd=ROOT,
+                          timeout=900)
+
+
+@pytest.mark.slow
+def test_seg_demo_quick_trains_both_and_reports(tmp_path):
+    out = tmp_path / 'run'
+    done = run('seg_demo.py', '--quick', '--num-train', '16', '--data', str(tmp_path / 'scans'),
+               '--out-dir', str(out))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    saved = json.load(open(out / 'results.json'))
+    assert set(saved['runs']) == {'iso_unet', 'unet_bn'}
+    for r in saved['runs'].values():
+        assert 0 <= r['mIoU'] <= 100 and 0 <= r['lesion_Dice'] <= 1 and r['params'] > 1e6
+    assert (out / 'predictions.png').stat().st_size > 10_000
+    table = (out / 'table.md').read_text()
+    assert 'ISO-UNet' in table and 'UNet + BN' in table and 'Run time' in table
+    again = run('seg_demo.py', '--quick', '--data', str(tmp_path / 'scans'), '--out-dir', str(out))
+    assert again.returncode != 0 and 'not empty' in again.stderr
+
+
+@pytest.mark.slow
+def test_cls_demo_quick_trains_and_fills_the_detector_backbone(tmp_path):
+    out = tmp_path / 'run'
+    done = run('cls_demo.py', '--quick', '--num-train', '12', '--data', str(tmp_path / 'classes'),
+               '--out-dir', str(out))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.load(open(out / 'result.json'))
+    assert 0 <= result['top1'] <= 100
+    assert result['backbone_tensors_loaded'] == result['backbone_tensors'] > 40
+    assert osp.isfile(result['checkpoint']) and osp.isfile(result['detector_config'])
+
+
+def test_user_data_is_never_overwritten(tmp_path):
+    mine = tmp_path / 'mine'
+    mine.mkdir()
+    (mine / 'keep.txt').write_text('mine')
+    for tool in ('seg_demo.py', 'cls_demo.py'):
+        done = run(tool, '--quick', '--data', str(mine), '--out-dir', str(tmp_path / tool))
+        assert done.returncode != 0 and 'FileExistsError' in done.stderr, tool
+    assert (mine / 'keep.txt').read_text() == 'mine'
