@@ -5,6 +5,9 @@ import json
 import os
 import os.path as osp
 
+import numpy as np
+from PIL import Image
+
 STAMP = 'generator.json'
 
 
@@ -33,3 +36,10 @@ def stamp_output_dir(out_dir: str, params: dict) -> None:
     """Written last: a folder without it was interrupted and is refused, not reused."""
     with open(osp.join(out_dir, STAMP), 'w') as f:
         json.dump(params, f)
+
+
+def smooth_field(rng: np.random.RandomState, size: int, cells: int) -> np.ndarray:
+    """A ``size x size`` float32 field in about [-1, 1] that varies over ``size / cells`` pixels
+    (bicubic upsampling of ``cells x cells`` uniform noise)."""
+    coarse = rng.uniform(-1, 1, (cells, cells)).astype(np.float32)
+    return np.asarray(Image.fromarray(coarse, mode='F').resize((size, size), Image.BICUBIC))

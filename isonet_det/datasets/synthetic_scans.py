@@ -22,15 +22,9 @@ import os.path as osp
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .generated import claim_output_dir, stamp_output_dir
+from .generated import claim_output_dir, smooth_field, stamp_output_dir
 
 CLASSES = ('background', 'lesion')
-
-
-def _smooth_field(rng, size: int, cells: int) -> np.ndarray:
-    """A ``size x size`` field in about [-1, 1] varying over ``size / cells`` pixels."""
-    coarse = rng.uniform(-1, 1, (cells, cells)).astype(np.float32)
-    return np.asarray(Image.fromarray(coarse, mode='F').resize((size, size), Image.BICUBIC))
 
 
 def _outline(rng, cx: float, cy: float, radius: float, points: int = 40):
@@ -57,10 +51,10 @@ def draw_scan(rng, size: int, empty_fraction: float):
     rim = rng.uniform(0.05, 0.09)
     head, skull = d < 1 - rim, (d >= 1 - rim) & (d < 1)
     image = 10 + 6 * rng.standard_normal((size, size))
-    tissue = rng.uniform(
-        80, 110) + 22 * _smooth_field(rng, size, 5) + 10 * _smooth_field(rng, size, 11)
+    tissue = rng.uniform(80,
+                         110) + 22 * smooth_field(rng, size, 5) + 10 * smooth_field(rng, size, 11)
     image[head] = tissue[head]
-    image[skull] = rng.uniform(170, 210) + 15 * _smooth_field(rng, size, 9)[skull]
+    image[skull] = rng.uniform(170, 210) + 15 * smooth_field(rng, size, 9)[skull]
     for _ in range(rng.randint(1, 3)):  # darker "ventricles": not lesions
         vx, vy = cx + rng.uniform(-0.2, 0.2) * ax, cy + rng.uniform(-0.25, 0.25) * ay
         ventricle = _fill(size, _outline(rng, vx, vy, rng.uniform(0.05, 0.1) * size)) & head
@@ -71,7 +65,7 @@ def draw_scan(rng, size: int, empty_fraction: float):
             lx = cx + rng.uniform(-0.55, 0.55) * ax
             ly = cy + rng.uniform(-0.55, 0.55) * ay
             lesion = _fill(size, _outline(rng, lx, ly, rng.uniform(0.04, 0.12) * size)) & head
-            contrast = rng.uniform(30, 60) * (1 + 0.3 * _smooth_field(rng, size, 7))
+            contrast = rng.uniform(30, 60) * (1 + 0.3 * smooth_field(rng, size, 7))
             image[lesion] += contrast[lesion]
             mask |= lesion
     image += 5 * rng.standard_normal((size, size))

@@ -48,3 +48,54 @@ def test_never_overwrites_other_content(tmp_path):
         generate_shapes_dataset(str(generated), 4, 2, 64, seed=1)
     assert (user / 'notes.txt').read_text() == 'keep me'
     assert json.loads((generated / 'generator.json').read_text())['seed'] == 0
+
+
+def test_hard_variant_masks_are_the_visible_pixels(tmp_path):
+    """Occluded objects: each annotation is an RLE of its visible pixels (disjoint within an
+    image), its box bounds exactly those pixels, its area counts them."""
+    out = tmp_path / 'hard'
+    assert generate_shapes_dataset(str(out), 12, 2, 96, seed=0, variant='hard')
+    coco = COCO(str(out / 'annotations' / 'instances_train.json'))
+    anns = coco.loadAnns(coco.getAnnIds())
+    assert len(anns) >= 24  # 2-7 objects an image, a few hidden
+    sides = []
+    for image_id in coco.getImgIds():
+        masks = [coco.annToMask(a) for a in coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))]
+        if masks:
+            assert np.stack(masks).sum(0).max() == 1  # no pixel in two annotations
+    for ann in anns:
+        m = coco.annToMask(ann)
+        ys, xs = np.nonzero(m)
+        assert ann['bbox'] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+        assert ann['area'] == m.sum() >= 30 and isinstance(ann['segmentation']['counts'], str)
+        sides.append(max(ann['bbox'][2:]))
+    assert min(sides) < 20 and max(sides) > 45  # a wide range of scales at 96 px
+
+
+def test_hard_variant_is_deterministic_loads_in_mmdet_and_is_stamped(tmp_path):
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    generate_shapes_dataset(str(a), 3, 2, 64, seed=4, variant='hard')
+    generate_shapes_dataset(str(b), 3, 2, 64, seed=4, variant='hard')
+    assert (a / 'train' / '000002.png').read_bytes() == (b / 'train' / '000002.png').read_bytes()
+    assert (a / 'annotations' /
+            'instances_val.json').read_bytes() == (b / 'annotations' /
+                                                   'instances_val.json').read_bytes()
+    assert json.loads((a / 'generator.json').read_text())['variant'] == 'hard'
+    with pytest.raises(FileExistsError):  # the simple variant is another dataset
+        generate_shapes_dataset(str(a), 3, 2, 64, seed=4)
+    with pytest.raises(ValueError, match='variant'):
+        generate_shapes_dataset(str(tmp_path / 'c'), 3, 2, 64, variant='harder')
+    from mmdet.datasets import CocoDataset
+    from mmdet.utils import register_all_modules
+    register_all_modules()
+    dataset = CocoDataset(
+        data_root=str(a),
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='train/'),
+        metainfo=dict(classes=CATEGORIES),
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        ])
+    sample = dataset[0]
+    assert sample['gt_masks'].masks.shape[0] == len(sample['gt_bboxes']) > 0

@@ -4,8 +4,9 @@
         [--lrs 0.01 0.02 0.04] [--jobs 2] [--quick] [--out-dir DIR | --resume DIR]
 
 Every arm trains the demo's Mask R-CNN + FPN (configs/demo/mask-rcnn_risonet18_fpn_shapes.py)
-from scratch on the generated shapes (data/demo_shapes, written if absent), changing only the
-backbone (depth 18, stage widths 32/64/128/256 for all) and what belongs to it:
+from scratch on the generated shapes (data/demo_shapes, written if absent; --variant hard: the
+harder variant in data/demo_shapes_hard with textured backgrounds, clutter, occlusion and object
+scales from 6% to 60% of the image), changing only the backbone (depth 18, stage widths 32/64/128/256 for all) and what belongs to it:
   risonet        R-ISONet-18 + the isometry regulariser (coeff 1e-4): the demo itself
   risonet_noreg  R-ISONet-18 without the regulariser
   isonet         ISONet-18 (no shortcuts) + the regulariser, backbone at 0.2x lr (the configs')
@@ -215,7 +216,8 @@ def summarise(runs, sweeps, args):
 
 def write_table(rows, args, seconds):
     lines = [
-        f'Mask R-CNN + FPN on the generated shapes, {args.epochs} epochs, seeds {args.seeds}: box '
+        f'Mask R-CNN + FPN on the generated shapes ({getattr(args, "variant", "simple")}), '
+        f'{args.epochs} epochs, seeds {args.seeds}, {getattr(args, "jobs", 1)} run(s) at once: box '
         f'/ mask mAP mean ± sd over seeds; s/iter as a ratio to {REFERENCE_ARM} in this run; peak '
         'resident memory of the training process.', '',
         '| backbone | params | lr (swept) | box mAP | mask mAP | box mAP per seed | s/iter '
@@ -270,7 +272,17 @@ def parse_args(argv=None):
         '2 cores: 1.6x the throughput of one 2-thread process on the 2-core CI machine)')
     parser.add_argument('--val-interval', type=int, default=1)
     parser.add_argument('--log-interval', type=int, default=25)
-    parser.add_argument('--data', default=osp.join(ROOT, 'data', 'demo_shapes'))
+    parser.add_argument(
+        '--data',
+        default=None,
+        help='the COCO-format data (default: data/demo_shapes, or data/demo_shapes_hard with '
+        '--variant hard; written there if absent)')
+    parser.add_argument(
+        '--variant',
+        choices=['simple', 'hard'],
+        default='simple',
+        help='the generated data: the demo\'s shapes, or the hard variant (textured backgrounds, '
+        'clutter, occlusion, object scales from 6%% to 60%% of the image)')
     parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
     parser.add_argument(
         '--out-dir', default=None, help='default: work_dirs/compare_detectors/<date_time>')
@@ -285,6 +297,10 @@ def parse_args(argv=None):
         args = argparse.Namespace(**dict(json.load(open(saved)), resume=args.resume))
         return args
     reporting.apply_quick(parser, args, QUICK)
+    if args.data is None:
+        args.data = osp.join(ROOT, 'data',
+                             'demo_shapes' if args.variant == 'simple' else 'demo_shapes_hard')
+    args.data = osp.abspath(args.data)
     args.out_dir = osp.abspath(
         reporting.new_run_dir(
             parser, args.out_dir, 'compare_detectors', root=ROOT, hint=' (--resume to finish it)'))
@@ -323,7 +339,7 @@ def main(argv=None):
     start = time.perf_counter()
     if not osp.isdir(args.data):
         from isonet_det.datasets import generate_shapes_dataset
-        generate_shapes_dataset(args.data, 400, 50, 128, 0)
+        generate_shapes_dataset(args.data, 400, 50, 128, 0, getattr(args, 'variant', 'simple'))
     families = list(dict.fromkeys(ARMS[arm][0] for arm in args.arms))
     sweeps = sweep_families(families, args, args.out_dir)
     for family in families:

@@ -549,13 +549,14 @@ def test_hook_and_srelu_resolve_from_every_openmmlab_scope(scope):
     configs."""
     import importlib
 
-    import isonet_det  # noqa: F401
     from mmengine.registry import init_default_scope
+
+    import isonet_det  # noqa: F401
     if scope != 'mmengine':
         importlib.import_module(f'{scope}.registry')
     init_default_scope(scope)
-    registry = importlib.import_module(f'{scope}.registry' if scope != 'mmengine' else
-                                       'mmengine.registry')
+    registry = importlib.import_module(
+        f'{scope}.registry' if scope != 'mmengine' else 'mmengine.registry')
     hook = registry.HOOKS.build(dict(type='IsometryRegularizerHook', coeff=1e-4))
     assert type(hook).__name__ == 'IsometryRegularizerHook'
     assert type(registry.MODELS.build(dict(type='SReLU', num_channels=4))).__name__ == 'SReLU'
