@@ -6,7 +6,8 @@
 Every arm trains the demo's Mask R-CNN + FPN (configs/demo/mask-rcnn_risonet18_fpn_shapes.py)
 from scratch on the generated shapes (data/demo_shapes, written if absent; --variant hard: the
 harder variant in data/demo_shapes_hard with textured backgrounds, clutter, occlusion and object
-scales from 6% to 60% of the image), changing only the backbone (depth 18, stage widths 32/64/128/256 for all) and what belongs to it:
+scales from 6% to 60% of the image), changing only the backbone (depth 18, stage widths
+32/64/128/256 for all) and what belongs to it:
   risonet        R-ISONet-18 + the isometry regulariser (coeff 1e-4): the demo itself
   risonet_noreg  R-ISONet-18 without the regulariser
   isonet         ISONet-18 (no shortcuts) + the regulariser, backbone at 0.2x lr (the configs')
