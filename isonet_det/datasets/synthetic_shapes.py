@@ -47,6 +47,13 @@ def _polygon(kind: str, x: float, y: float, w: float, h: float, rng) -> List[flo
     return [round(float(v), 2) for p in pts for v in p]
 
 
+def _coco(images: List[dict], annotations: List[dict]) -> Dict:
+    return dict(
+        images=images,
+        annotations=annotations,
+        categories=[dict(id=i + 1, name=n) for i, n in enumerate(CATEGORIES)])
+
+
 def _draw_split(out_dir: str, split: str, num_images: int, image_size: int, rng) -> Dict:
     os.makedirs(osp.join(out_dir, split), exist_ok=True)
     images, annotations = [], []
@@ -86,10 +93,7 @@ def _draw_split(out_dir: str, split: str, num_images: int, image_size: int, rng)
         file_name = f'{image_id:06d}.png'
         img.save(osp.join(out_dir, split, file_name))
         images.append(dict(id=image_id, file_name=file_name, width=image_size, height=image_size))
-    return dict(
-        images=images,
-        annotations=annotations,
-        categories=[dict(id=i + 1, name=n) for i, n in enumerate(CATEGORIES)])
+    return _coco(images, annotations)
 
 
 def _textured_background(size: int, rng) -> np.ndarray:
@@ -177,10 +181,7 @@ def _draw_split_hard(out_dir: str, split: str, num_images: int, image_size: int,
         file_name = f'{image_id:06d}.png'
         img.save(osp.join(out_dir, split, file_name))
         images.append(dict(id=image_id, file_name=file_name, width=image_size, height=image_size))
-    return dict(
-        images=images,
-        annotations=annotations,
-        categories=[dict(id=i + 1, name=n) for i, n in enumerate(CATEGORIES)])
+    return _coco(images, annotations)
 
 
 VARIANTS = {'simple': _draw_split, 'hard': _draw_split_hard}

@@ -33,7 +33,7 @@ from isonet_det.analysis import reporting  # noqa: E402
 from isonet_det.analysis import trainability as tr  # noqa: E402
 from isonet_det.datasets import make_prototypes  # noqa: E402
 from isonet_det.engine.hooks import IsometryRegularizerHook  # noqa: E402
-from isonet_det.models.backbones import ISONet  # noqa: E402
+from isonet_det.models.backbones.isonet import ISONet, pytorch_default_init  # noqa: E402
 from isonet_det.ops import isometry_penalty  # noqa: E402
 
 DEFAULT_ARMS = [
@@ -71,13 +71,7 @@ class ISONetClassifier(nn.Module):
         super().__init__()
         init_cfg = None  # the reference init: Delta, the stem PyTorch's default
         if init == 'kaiming':
-            stem = dict(
-                name='conv1',
-                type='Kaiming',
-                a=math.sqrt(5),
-                mode='fan_in',
-                nonlinearity='leaky_relu',
-                distribution='uniform')
+            stem = pytorch_default_init('conv1')
             init_cfg = dict(
                 type='Kaiming',
                 layer='Conv2d',

@@ -19,7 +19,6 @@ deepest encoder output and every decoder output, ``(N, base * 2**(S-1), H / 2**(
 Registered in mmengine's root ``MODELS``, so ``type='ISOUNet'`` resolves in MMSegmentation (and
 any other OpenMMLab) config once ``custom_imports=dict(imports=['isonet_det'])`` is set.
 """
-import math
 from typing import List, Optional, Sequence
 
 import torch
@@ -29,7 +28,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .isonet import build_activation
+from .isonet import build_activation, pytorch_default_init
 
 
 def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -108,13 +107,7 @@ class ISOUNet(BaseModule):
             init_cfg = dict(
                 type='Delta',
                 layer=['Conv2d', 'ConvTranspose2d'],
-                override=dict(
-                    name='stem',
-                    type='Kaiming',
-                    a=math.sqrt(5),
-                    mode='fan_in',
-                    nonlinearity='leaky_relu',
-                    distribution='uniform'))
+                override=pytorch_default_init('stem'))
         super().__init__(init_cfg)
         self.in_channels = in_channels
         self.base_channels = base_channels

@@ -84,6 +84,18 @@ def _check_not_external_resnet_weights(name: str, init_cfg) -> None:
                 "init_cfg=dict(type='Pretrained', checkpoint=<converted file>)")
 
 
+def pytorch_default_init(name: str) -> dict:
+    """An ``init_cfg`` override that re-draws the conv ``name`` with PyTorch's default Conv2d
+    init (``kaiming_uniform_`` with ``a=sqrt(5)``): what the reference keeps on the stem."""
+    return dict(
+        name=name,
+        type='Kaiming',
+        a=math.sqrt(5),
+        mode='fan_in',
+        nonlinearity='leaky_relu',
+        distribution='uniform')
+
+
 def build_activation(act_cfg: dict, num_channels: int, inplace: bool = False) -> nn.Module:
     """Build ``act_cfg``, passing ``num_channels`` when the layer takes it (SReLU does), and
     ``inplace=True`` when asked and the layer takes it (as mmdet's ResNet builds its ReLUs):
@@ -322,16 +334,7 @@ class ISONet(BaseModule):
         if init_cfg is None:
             # The reference init: Delta everywhere, the stem re-drawn with PyTorch's default
             # Conv2d init (kaiming_uniform_ with a=sqrt(5)).
-            init_cfg = dict(
-                type='Delta',
-                layer='Conv2d',
-                override=dict(
-                    name='conv1',
-                    type='Kaiming',
-                    a=math.sqrt(5),
-                    mode='fan_in',
-                    nonlinearity='leaky_relu',
-                    distribution='uniform'))
+            init_cfg = dict(type='Delta', layer='Conv2d', override=pytorch_default_init('conv1'))
         super().__init__(init_cfg)
 
         self.depth = depth
