@@ -73,8 +73,8 @@ def test_quick_comparison_trains_tabulates_and_resumes(tmp_path):
     generate_shapes_dataset(str(data), 8, 4, 64, 0)
     out = tmp_path / 'run'
     first = run('--quick', '--arms', 'risonet', 'resnet_bn', '--num-train', '8', '--log-interval',
-                '1', '--lrs', '0.01', '0.02', '--epochs', '1', '--data', str(data), '--out-dir',
-                str(out))
+                '1', '--lrs', '0.01', '0.02', '--epochs', '1', '--jobs', '2', '--data', str(data),
+                '--out-dir', str(out))
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     saved = json.load(open(out / 'results.json'))
     rows = {r['arm']: r for r in saved['rows']}
@@ -92,13 +92,30 @@ def test_quick_comparison_trains_tabulates_and_resumes(tmp_path):
     for name in ('table.md', 'curves.png', 'sweep/risonet.json'):
         assert (out / name).exists(), name
     assert 'resnet_bn' in first.stdout and 's/iter' in first.stdout
-    # an interrupted run: one arm's result is missing; --resume trains only that one
+    # an interrupted run: one arm's result and one family's sweep are missing; --resume trains
+    # only that arm and that family's missing sweep run
     kept = out / 'runs' / 'risonet' / 'seed0' / 'train.log'
-    stamp = os.stat(kept).st_mtime_ns
+    kept_sweep = out / 'sweep' / 'resnet_bn' / 'lr0.01' / 'train.log'
+    stamp, sweep_stamp = os.stat(kept).st_mtime_ns, os.stat(kept_sweep).st_mtime_ns
     os.remove(out / 'runs' / 'resnet_bn' / 'seed0' / 'result.json')
+    os.remove(out / 'sweep' / 'resnet_bn.json')
+    os.remove(out / 'sweep' / 'resnet_bn' / 'lr0.02' / 'result.json')
     again = run('--resume', str(out))
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert os.stat(kept).st_mtime_ns == stamp
+    assert os.stat(kept_sweep).st_mtime_ns == sweep_stamp
     assert (out / 'runs' / 'resnet_bn' / 'seed0' / 'result.json').exists()
+    assert (out / 'sweep' / 'resnet_bn.json').exists()
     refused = run('--quick', '--out-dir', str(out))
     assert refused.returncode != 0 and 'not overwritten' in refused.stderr
+    # another run on the lrs this one chose: no sweep runs, the choice recorded with its source
+    reuse = tmp_path / 'reuse'
+    taken = run('--quick', '--arms', 'resnet_bn', '--num-train', '8', '--epochs', '1', '--data',
+                str(data), '--sweep-from', str(out), '--out-dir', str(reuse))
+    assert taken.returncode == 0, taken.stdout[-3000:] + taken.stderr[-3000:]
+    chosen = json.load(open(reuse / 'sweep' / 'resnet_bn.json'))
+    assert chosen['lr'] == saved['sweeps']['resnet_bn']['lr'] and chosen['swept_in'] == str(out)
+    assert not (reuse / 'sweep' / 'resnet_bn' / 'lr0.01').exists()
+    missing = run('--quick', '--arms', 'skipinit', '--data', str(data), '--sweep-from', str(out),
+                  '--out-dir', str(tmp_path / 'missing'))
+    assert missing.returncode != 0 and 'no lr chosen for skipinit' in missing.stderr

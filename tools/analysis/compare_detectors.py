@@ -159,6 +159,15 @@ def sweep_families(families, args, out_dir):
     for family in families:
         path = osp.join(out_dir, 'sweep', f'{family}.json')
         arm = next(a for a, (f, _, _) in ARMS.items() if f == family)
+        source = getattr(args, 'sweep_from', None)
+        if source and not osp.exists(path):  # another run's choice, recorded as this run's
+            chosen = osp.join(source, 'sweep', f'{family}.json')
+            if not osp.isfile(chosen):
+                raise FileNotFoundError(f'--sweep-from {source}: no lr chosen for {family} '
+                                        f'({chosen} is missing)')
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
+                json.dump(dict(json.load(open(chosen)), swept_in=source), f)
         if osp.exists(path):
             sweeps[family] = json.load(open(path))
         elif len(args.lrs) == 1:  # nothing to choose: not swept
@@ -263,6 +272,10 @@ def parse_args(argv=None):
     parser.add_argument('--epochs', type=int, default=5)
     parser.add_argument('--lrs', type=float, nargs='+', default=[0.01, 0.02, 0.04])
     parser.add_argument('--sweep-epochs', type=int, default=1)
+    parser.add_argument(
+        '--sweep-from',
+        default=None,
+        help='a finished run folder whose per-family lr choices this run takes (no sweep)')
     parser.add_argument('--num-train', type=int, default=None, help='first N training images')
     parser.add_argument(
         '--jobs',
