@@ -1,7 +1,7 @@
 """The classification demo (MMPretrain): R-ISONet-18 on generated shape images, then its backbone
 into the detection demo.
 
-    python tools/cls_demo.py [--epochs 5] [--quick] [--out-dir DIR]
+    python tools/cls_demo.py [--epochs 30] [--quick] [--out-dir DIR]
 
 Writes the generated images to data/demo_classes if absent (600 train / 150 val, 64 x 64, 3
 classes, seed 0; never overwritten), trains configs/classification/risonet18_shapes-cls_demo.py
@@ -71,7 +71,7 @@ def backbone_transfer(config_path, checkpoint):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--epochs', type=int, default=5)
+    parser.add_argument('--epochs', type=int, default=30)
     parser.add_argument('--num-train', type=int, default=None, help='first N training images')
     parser.add_argument('--data', default=osp.join(ROOT, 'data', 'demo_classes'))
     parser.add_argument('--quick', action='store_true', help=f'under a minute: {QUICK}')

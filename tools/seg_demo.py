@@ -1,6 +1,6 @@
 """The segmentation demo: ISO-UNet and a BN UNet side by side on generated scans (MMSegmentation).
 
-    python tools/seg_demo.py [--epochs 20] [--seed 0] [--jobs 2] [--quick] [--out-dir DIR]
+    python tools/seg_demo.py [--epochs 50] [--seed 0] [--jobs 2] [--quick] [--out-dir DIR]
 
 Writes the generated scans to data/demo_scans if absent (240 train / 60 val, 96 x 96, seed 0;
 never overwritten), trains configs/iso_unet/iso-unet_s5-b16_scans-96x96.py (ISO-UNet: no
@@ -53,7 +53,7 @@ def arm_config(arm, args):
         scheduler.end = args.epochs
         cfg.train_cfg.max_epochs = args.epochs
         cfg.default_hooks.checkpoint.interval = args.epochs
-    cfg.train_cfg.val_interval = args.epochs
+    cfg.train_cfg.val_interval = min(cfg.train_cfg.val_interval, args.epochs)
     return cfg
 
 
@@ -134,7 +134,7 @@ def draw(images, gts, preds, out_path, count=6):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--epochs', type=int, default=20)
+    parser.add_argument('--epochs', type=int, default=50)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-train', type=int, default=None, help='first N training images')
     parser.add_argument(

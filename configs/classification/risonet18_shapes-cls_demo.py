@@ -41,12 +41,12 @@ val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 optim_wrapper = dict(optimizer=dict(lr=0.02), clip_grad=dict(max_norm=35, norm_type=2))
-param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[4], gamma=0.1)
-train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=5)
+param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[25], gamma=0.1)
+train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=30)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1))
+    checkpoint=dict(type='CheckpointHook', interval=30, max_keep_ckpts=1))
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

@@ -36,7 +36,7 @@ def test_the_expected_configs_ship():
             assert f'classification/{family}_b128_{data}.py' in names
 
 
-def test_iso_unet_and_its_baseline_differ_only_in_the_backbone_recipe():
+def test_iso_unet_and_its_baseline_differ_only_in_the_backbone_and_lr():
     iso, bn = (
         Config.fromfile(osp.join(ROOT, 'configs', 'iso_unet', name))
         for name in ('iso-unet_s5-b16_scans-96x96.py', 'unet-bn_s5-b16_scans-96x96.py'))
@@ -45,8 +45,9 @@ def test_iso_unet_and_its_baseline_differ_only_in_the_backbone_recipe():
     assert bn.model.backbone.upsample_cfg == dict(type='DeconvModule', kernel_size=2)
     assert iso.model.decode_head == bn.model.decode_head
     assert iso.train_dataloader == bn.train_dataloader and iso.param_scheduler == bn.param_scheduler
-    assert iso.optim_wrapper.optimizer == bn.optim_wrapper.optimizer == dict(
+    assert iso.optim_wrapper.optimizer == dict(
         type='SGD', lr=0.025, momentum=0.9, weight_decay=1e-4)
+    assert bn.optim_wrapper.optimizer == dict(iso.optim_wrapper.optimizer, lr=0.1)  # its own
     # the report's recipe: gamma 1e-4, SReLU thresholds fixed at -1
     assert iso.custom_hooks == [dict(type='IsometryRegularizerHook', coeff=1e-4, module='backbone')]
     assert iso.optim_wrapper.paramwise_cfg.custom_keys['srelu'] == dict(lr_mult=0.0, decay_mult=0.0)
