@@ -18,6 +18,7 @@ import json
 import os
 import os.path as osp
 import sys
+import threading
 import time
 from functools import partial
 
@@ -35,6 +36,7 @@ ARMS = {
 }
 DATA = dict(num_train=240, num_val=60, image_size=96, seed=0)
 QUICK = dict(epochs=2, num_train=32)
+CONFIG_LOCK = threading.Lock()
 
 
 def arm_config(arm, args):
@@ -61,7 +63,8 @@ def train(arm, args):
     work_dir = osp.join(args.out_dir, arm)
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
-    arm_config(arm, args).dump(config)
+    with CONFIG_LOCK:  # mmengine's Config.fromfile (pkg_resources) is not thread-safe
+        arm_config(arm, args).dump(config)
     usage = launch.train_in_subprocess(config, work_dir, args.jobs, name=arm)
     rows = launch.read_scalars(work_dir)
     times = [r['time'] for r in rows if 'loss' in r]

@@ -35,6 +35,7 @@ import math
 import os
 import os.path as osp
 import sys
+import threading
 import time
 from functools import partial
 
@@ -75,6 +76,7 @@ ARMS = {
                       bottle_ratio=1.25), False),
 }
 REFERENCE_ARM = 'resnet_bn'
+CONFIG_LOCK = threading.Lock()
 
 
 def arm_config(arm, lr, seed, epochs, args):
@@ -113,7 +115,8 @@ def train(arm, lr, seed, epochs, work_dir, args):
     resident memory (MiB) and its wall time."""
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
-    arm_config(arm, lr, seed, epochs, args).dump(config)
+    with CONFIG_LOCK:  # mmengine's Config.fromfile (pkg_resources) is not thread-safe
+        arm_config(arm, lr, seed, epochs, args).dump(config)
     usage = launch.train_in_subprocess(
         config, work_dir, getattr(args, 'jobs', 1), name=f'{arm} (lr {lr}, seed {seed})')
     logs = read_scalars(work_dir)
