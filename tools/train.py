@@ -1,9 +1,14 @@
 """Train a detector: MMDetection's tools/train.py with the isonet_det plugin loaded.
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--auto-scale-lr] [--resume [CKPT]]
-                                 [--cfg-options k=v ...] [--launcher pytorch] [--trust-checkpoint]
+                                 [--overwrite] [--cfg-options k=v ...] [--launcher pytorch]
+                                 [--trust-checkpoint]
+
+A work dir that already holds checkpoints is refused unless the run resumes (``--resume``) or is
+told to overwrite them (``--overwrite``).
 """
 import argparse
+import glob
 import os
 import os.path as osp
 import sys
@@ -39,6 +44,11 @@ def parse_args(argv=None):
         const='auto',
         help='resume from this checkpoint, or without a path from the latest checkpoint in '
         'the work directory')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='train into a work dir that already holds checkpoints, overwriting those the new '
+        'run saves under the same names')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -98,11 +108,28 @@ def build_config(args) -> Config:
     return cfg
 
 
+def existing_checkpoints(work_dir: str) -> list:
+    """Checkpoint files a run in ``work_dir`` would overwrite."""
+    found = sorted(glob.glob(osp.join(glob.escape(work_dir), '*.pth')))
+    last = osp.join(work_dir, 'last_checkpoint')
+    return found + ([last] if osp.isfile(last) else [])
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    found = existing_checkpoints(cfg.work_dir)
+    if found and not cfg.get('resume') and not args.overwrite:
+        names = ', '.join(osp.basename(p) for p in found[:4]) + (' ...' if len(found) > 4 else '')
+        sys.exit(f'error: the work dir {cfg.work_dir} already holds checkpoints ({names}): pass '
+                 '--resume to continue that run, --overwrite to train over it, or --work-dir '
+                 'for a new folder')
     if args.trust_checkpoint:
-        for path in checkpoints_of_config(cfg):
+        try:
+            trusted = checkpoints_of_config(cfg)
+        except ValueError as e:
+            sys.exit(f'error: {e}')
+        for path in trusted:
             trust_checkpoint(path)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)

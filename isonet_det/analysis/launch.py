@@ -27,7 +27,8 @@ def train_in_subprocess(config: str,
                         work_dir: str,
                         jobs: int = 1,
                         name: Optional[str] = None) -> Dict[str, float]:
-    """``tools/train.py config --work-dir work_dir`` in a new process, its output in
+    """``tools/train.py config --work-dir work_dir --overwrite`` in a new process (the calling
+    experiment owns ``work_dir``: a run it retrains starts over), its output in
     ``work_dir/train.log``; with ``jobs > 1`` it gets ``OMP_NUM_THREADS = cores / jobs``.
 
     Returns ``peak_rss_mib`` (the process's maximum resident set) and ``wall_s``. Raises
@@ -39,11 +40,12 @@ def train_in_subprocess(config: str,
     log_path = osp.join(work_dir, 'train.log')
     start = time.perf_counter()
     with open(log_path, 'w') as log:
-        proc = subprocess.Popen([sys.executable, TRAIN, config, '--work-dir', work_dir],
-                                stdout=log,
-                                stderr=subprocess.STDOUT,
-                                cwd=ROOT,
-                                env=env)
+        proc = subprocess.Popen(
+            [sys.executable, TRAIN, config, '--work-dir', work_dir, '--overwrite'],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env)
         _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         with open(log_path) as f:

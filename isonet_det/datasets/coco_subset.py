@@ -1,9 +1,10 @@
 """COCO-format subsets by class names, image count and seed (images referenced, not copied)."""
 import json
-import os
 import os.path as osp
 import random
 from typing import Dict, Optional, Sequence
+
+from ..utils import write_new_file
 
 REQUIRED = {
     'images': ('id', 'file_name'),
@@ -86,16 +87,7 @@ def write_coco_subset(ann_file: str,
     except json.JSONDecodeError as e:
         raise ValueError(f'{ann_file}: not valid JSON ({e})') from e
     subset = coco_subset(ann, classes, num_images, seed, source=ann_file)
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    tmp = f'{out_file}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(subset, f)
-    try:
-        os.link(tmp, out_file)  # atomic, and fails if out_file appeared meanwhile
-    except FileExistsError:
-        raise FileExistsError(f'{out_file} exists; it is not overwritten (choose another path)')
-    finally:
-        os.remove(tmp)
+    write_new_file(out_file, lambda f: json.dump(subset, f))
     return dict(
         images=len(subset['images']),
         annotations=len(subset['annotations']),

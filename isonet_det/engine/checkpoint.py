@@ -1,152 +1,194 @@
-"""Loading checkpoints without running what they carry.
+"""Loading checkpoints without running what they carry, from every place a config can name.
 
-Every local load (``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``,
-``tools/test.py``, the reference-checkpoint converter) goes through
-:func:`load_checkpoint_file`, which uses torch's own weights-only unpickler
-(``torch.load(weights_only=True)``) for all three file formats torch reads: zip (torch >= 1.6),
-legacy (PyTorch 1.4/1.5, the reference ImageNet checkpoints) and raw pickle. That unpickler builds
-only tensors, storages, containers and the globals listed here, inside
-``torch.serialization.safe_globals``, exactly what mmengine 0.10.7 checkpoints contain:
+Every load mmengine makes (``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``,
+``tools/test.py``, the reference-checkpoint converter) goes through :func:`load_checkpoint_file`,
+which reads the file with :func:`~isonet_det.engine.checkpoint_reader.read_checkpoint`: an
+unpickler of this package that builds tensors, containers and the few objects an mmengine
+checkpoint holds, and nothing else, the same on every torch version.
 
-- ``mmengine.logging.history_buffer.HistoryBuffer`` (the message hub's logs);
-- numpy arrays, dtypes and scalars (``_reconstruct``, ``ndarray``, ``dtype``, ``scalar`` under
-  numpy 1 and 2 module names, the dtype classes, ``_codecs.encode``);
-- ``builtins.getattr``, resolved to a function that only returns ``HistoryBuffer``'s four
-  statistics methods, which is how a HistoryBuffer pickles them.
+:func:`install_safe_checkpoint_loader` puts it behind every scheme of mmengine's
+``CheckpointLoader``: local paths, ``http(s)://`` (downloaded once into torch.hub's cache, as
+mmengine does, then read from there), ``torchvision://`` / ``modelzoo://``,
+``open-mmlab://`` / ``openmmlab://`` and ``mmcls://`` (names resolved to their URLs, as mmengine
+does). Schemes with a remote backend (``pavi://``, ``s3://``, ``petrel://``, any other) are
+refused with a message that says to copy the file and load it by path.
 
-Nothing else can be named by a file, no class attribute can be set (torch's unpickler only
-restores the state of instances of allowed classes), and TorchScript archives, which
-``torch.load`` would hand to ``torch.jit.load``, are refused with an error that says what the
-file is. A file you trust can opt out (plain ``torch.load(weights_only=False)``), one file at a
-time: ``--trust-checkpoint`` in ``tools/train.py`` / ``tools/test.py``,
-``ISONET_TRUSTED_CHECKPOINTS=/path/a.pth:/path/b.pth`` (``os.pathsep``-separated) or
-:func:`trust_checkpoint`.
+Trust is per file and explicit: a file you trust loads with plain
+``torch.load(weights_only=False)``, which runs whatever it carries. Name it with
+``--trust-checkpoint`` in ``tools/train.py`` / ``tools/test.py`` (it covers the paths the run
+names: ``--resume PATH``, ``load_from``, ``init_cfg`` Pretrained, and the latest checkpoint of the
+run's own work dir), ``ISONET_TRUSTED_CHECKPOINTS=/path/a.pth:/path/b.pth`` (``os.pathsep``
+separated; URLs as written) or :func:`trust_checkpoint`.
 """
 import os
 import os.path as osp
-import pickle
-import re
-import zipfile
 from typing import Callable, List, Set
+from urllib.parse import urlparse
 
-import numpy as np
 import torch
-from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .checkpoint_reader import CheckpointRefused, read_checkpoint
+from .mmengine_internals import checkpoint_schemes
+
 __all__ = [
-    'UntrustedCheckpointError', 'load_checkpoint_file', 'trust_checkpoint',
-    'install_safe_checkpoint_loader', 'checkpoint_safe_globals', 'checkpoints_of_config'
+    'UntrustedCheckpointError', 'load_checkpoint_file', 'load_checkpoint_url', 'trust_checkpoint',
+    'install_safe_checkpoint_loader', 'checkpoints_of_config'
 ]
 
 _TRUSTED: Set[str] = set()
-_STATISTICS_METHODS = ('min', 'max', 'current', 'mean')
 
 
-class UntrustedCheckpointError(pickle.UnpicklingError):
-    """A checkpoint cannot be loaded without trusting it (it names a global outside the
-    allow-list, or it is a TorchScript archive)."""
+class UntrustedCheckpointError(CheckpointRefused):
+    """A checkpoint cannot be loaded without trusting it: it names a global outside the
+    allow-list, fails a check, or is a TorchScript archive. The message says why and how to
+    trust the file."""
+
+
+def _key(path: str) -> str:
+    return path if '://' in path else osp.realpath(osp.expanduser(path))
 
 
 def trust_checkpoint(path: str) -> None:
-    """Load ``path`` with plain ``torch.load(weights_only=False)``: only for files you trust."""
-    _TRUSTED.add(osp.realpath(osp.expanduser(path)))
+    """Load ``path`` (a file or a URL) with plain ``torch.load(weights_only=False)``: only for
+    files you trust."""
+    _TRUSTED.add(_key(path))
 
 
 def is_trusted(path: str) -> bool:
     env = os.environ.get('ISONET_TRUSTED_CHECKPOINTS', '')
-    trusted = _TRUSTED | {osp.realpath(osp.expanduser(p)) for p in env.split(os.pathsep) if p}
-    return osp.realpath(path) in trusted
+    return _key(path) in _TRUSTED | {_key(p) for p in env.split(os.pathsep) if p}
 
 
-def _history_buffer_getattr(obj, name):
-    """``builtins.getattr`` as checkpoints may call it: HistoryBuffer's statistics only."""
-    if obj is HistoryBuffer and name in _STATISTICS_METHODS:
-        return getattr(HistoryBuffer, name)
-    raise UntrustedCheckpointError(
-        f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer statistics '
-        'methods are allowed')
+def _refusal(filename: str, reason: str, alias: str = None) -> UntrustedCheckpointError:
+    name = f'{alias} ({filename})' if alias else filename
+    return UntrustedCheckpointError(
+        f'{name}: refusing to load ({reason}). If you trust this file, pass --trust-checkpoint '
+        'to tools/train.py / tools/test.py, or set '
+        f'ISONET_TRUSTED_CHECKPOINTS={alias or osp.realpath(filename)}')
 
 
-def _numpy_globals() -> List[Callable]:
-    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
-    dtype_classes = [type(np.dtype(t)) for t in np.sctypeDict.values()]
-    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype] + dtype_classes
-
-
-def checkpoint_safe_globals() -> list:
-    """What ``torch.serialization.safe_globals`` gets for an mmengine checkpoint."""
-    import codecs
-    safe = [HistoryBuffer, codecs.encode, (_history_buffer_getattr, 'builtins.getattr')]
-    safe += _numpy_globals()
-    if not hasattr(np, '_core'):
-        return safe
-    # numpy 2 reads files written under numpy 1 (``numpy.core.multiarray``) as well
-    return safe + [(np._core.multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
-                   (np._core.multiarray.scalar, 'numpy.core.multiarray.scalar')]
-
-
-def _refuse_torchscript(filename: str) -> None:
-    if not zipfile.is_zipfile(filename):
-        return
-    with zipfile.ZipFile(filename) as zf:
-        names = zf.namelist()
-    if any(n.endswith('constants.pkl') or '/code/' in n for n in names):
-        raise UntrustedCheckpointError(
-            f'{filename} is a TorchScript archive (torch.jit.save), not a checkpoint: loading it '
-            'would compile and run the code it carries. Export a state dict with torch.save, or '
-            'load it yourself with torch.jit.load if you trust it.')
-
-
-def _unpickler_reason(message: str) -> str:
-    """The one line of torch's weights-only error that says what the file asked for."""
-    found = re.search(r'WeightsUnpickler error:\s*(.+?)(?:\n\s*\n|$)', message, re.S)
-    if found:
-        return ' '.join(found.group(1).split())
-    parts = [
-        p for p in re.split(r'\n\s*\n', message)
-        if p.strip() and not p.startswith(('Weights only load failed', 'Check the doc'))
-    ]
-    return ' '.join(' '.join(parts or [message]).split())
-
-
-def load_checkpoint_file(filename: str, map_location=None):
-    """``torch.load`` that runs nothing a file carries (module docstring); trusted files load
-    with ``weights_only=False``.
+def load_checkpoint_file(filename: str, map_location=None, *, trusted_as: tuple = ()):
+    """Read a local checkpoint without running anything it carries; a trusted file (by its
+    path, or by a name in ``trusted_as``: the URLs it was downloaded as) loads with plain
+    ``torch.load``.
 
     Raises:
         FileNotFoundError: no such file.
-        UntrustedCheckpointError: the file names a global outside the allow-list, or is a
-            TorchScript archive; the message says how to trust it.
+        UntrustedCheckpointError: the reader refused it; the message says why and how to trust.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
-    if is_trusted(filename):
+    if any(is_trusted(name) for name in (filename, ) + tuple(trusted_as)):
         return torch.load(filename, map_location=map_location, weights_only=False)
-    _refuse_torchscript(filename)
     try:
-        with torch.serialization.safe_globals(checkpoint_safe_globals()):
-            return torch.load(filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        reason = _unpickler_reason(str(e))
+        return read_checkpoint(filename, map_location)
+    except CheckpointRefused as e:
+        raise _refusal(filename, str(e), trusted_as[-1] if trusted_as else None) from e
+
+
+def load_checkpoint_url(url: str,
+                        map_location=None,
+                        model_dir: str = None,
+                        *,
+                        trusted_as: tuple = ()):
+    """A checkpoint from ``http(s)://``: downloaded once into ``<torch.hub dir>/checkpoints``
+    (rank 0 first under DDP; a hash in the file name, ``name-<sha256 prefix>.pth``, is checked)
+    and read from there by :func:`load_checkpoint_file`."""
+    from mmengine.dist import barrier, get_dist_info
+    from torch.hub import HASH_REGEX, download_url_to_file, get_dir
+    model_dir = model_dir or osp.join(get_dir(), 'checkpoints')
+    cached = osp.join(model_dir, osp.basename(urlparse(url).path))
+    rank, world_size = get_dist_info()
+    for turn in ((0, 1) if world_size > 1 else (0, )):
+        if (rank == 0) == (turn == 0) and not osp.exists(cached):
+            os.makedirs(model_dir, exist_ok=True)
+            found = HASH_REGEX.search(osp.basename(cached))
+            download_url_to_file(url, cached, found.group(1) if found else None, progress=False)
+        if world_size > 1 and turn == 0:
+            barrier()
+    return load_checkpoint_file(cached, map_location, trusted_as=(url, ) + tuple(trusted_as))
+
+
+def _named_url(table: Callable[[], dict], prefixes, scheme: str, then=None):
+    """A loader for ``prefix<name>``: the name looked up in mmengine's ``table()``."""
+
+    def load(filename, map_location=None):
+        prefix = next(p for p in prefixes if filename.startswith(p))
+        name = filename[len(prefix):]
+        urls = table()
+        if name not in urls:
+            raise KeyError(f'{filename}: no {scheme} checkpoint named {name!r}')
+        url = urls[name]
+        if url.startswith(('http://', 'https://')):
+            checkpoint = load_checkpoint_url(url, map_location, trusted_as=(filename, ))
+        else:  # open-mmlab names may point into the mmengine home folder
+            from mmengine.runner.checkpoint import _get_mmengine_home
+            checkpoint = load_checkpoint_file(
+                osp.join(_get_mmengine_home(), url), map_location, trusted_as=(filename, ))
+        return then(checkpoint) if then else checkpoint
+
+    return load
+
+
+def _open_mmlab_models() -> dict:
+    from mmengine.runner.checkpoint import get_deprecated_model_names, get_external_models
+    urls = get_external_models()
+    for old, new in get_deprecated_model_names().items():
+        urls.setdefault(old, urls.get(new, new))
+    return urls
+
+
+def _refuse_remote(prefix: str) -> Callable:
+
+    def load(filename, map_location=None):
         raise UntrustedCheckpointError(
-            f'{filename}: refusing to load ({reason}); it could run code. If you '
-            'trust this file, pass --trust-checkpoint to tools/train.py / tools/test.py, or set '
-            f'ISONET_TRUSTED_CHECKPOINTS={osp.realpath(filename)}') from e
+            f'{filename}: isonet-det loads checkpoints from local files and http(s), '
+            f'torchvision, open-mmlab and mmcls URLs only, each through its safe reader; a '
+            f'{prefix} checkpoint would be read with plain torch.load. Copy the file to local '
+            'disk and load it by its path (with --trust-checkpoint if you trust it).')
+
+    return load
+
+
+def _safe_loaders() -> dict:
+    from mmengine.runner.checkpoint import (_process_mmcls_checkpoint, get_mmcls_models,
+                                            get_torchvision_models)
+    torchvision = ('torchvision://', 'modelzoo://')
+    open_mmlab = ('open-mmlab://', 'openmmlab://')
+    loaders = {
+        '': load_checkpoint_file,
+        'http://': load_checkpoint_url,
+        'https://': load_checkpoint_url,
+        'mmcls://': _named_url(get_mmcls_models, ('mmcls://', ), 'mmcls',
+                               _process_mmcls_checkpoint),
+    }
+    loaders.update(
+        dict.fromkeys(torchvision, _named_url(get_torchvision_models, torchvision, 'torchvision')))
+    loaders.update(
+        dict.fromkeys(open_mmlab, _named_url(_open_mmlab_models, open_mmlab, 'open-mmlab')))
+    return loaders
 
 
 def install_safe_checkpoint_loader() -> None:
-    """Make mmengine (``load_from``, ``--resume``, ``init_cfg=Pretrained``) load local files
-    through :func:`load_checkpoint_file`."""
-    CheckpointLoader.register_scheme(prefixes='', loader=load_checkpoint_file, force=True)
+    """Put :func:`load_checkpoint_file` behind every scheme mmengine's ``CheckpointLoader``
+    knows (module docstring); a scheme it does not read safely is refused."""
+    loaders = _safe_loaders()
+    for prefix in list(checkpoint_schemes()) + list(loaders):
+        loader = loaders.get(prefix) or _refuse_remote(prefix)
+        CheckpointLoader.register_scheme(prefixes=prefix, loader=loader, force=True)
 
 
 def checkpoints_of_config(cfg) -> List[str]:
-    """The local checkpoints a run of ``cfg`` loads: ``load_from``, the latest checkpoint of
-    ``work_dir`` when ``resume=True`` without ``load_from``, and every
-    ``init_cfg=dict(type='Pretrained', checkpoint=...)`` in ``cfg.model``. What
-    ``--trust-checkpoint`` trusts."""
+    """The local checkpoints a run of ``cfg`` names: ``load_from``, every ``init_cfg=dict(type=
+    'Pretrained', checkpoint=...)`` in ``cfg.model``, and with ``resume=True`` and no
+    ``load_from`` the latest checkpoint of ``work_dir``. What ``--trust-checkpoint`` trusts.
+
+    Raises:
+        ValueError: the work dir's ``last_checkpoint`` names a file outside the work dir (trust
+            never extends to a file the user did not name).
+    """
     from mmengine.runner import find_latest_checkpoint
     paths = []
     if cfg.get('load_from'):
@@ -154,6 +196,12 @@ def checkpoints_of_config(cfg) -> List[str]:
     elif cfg.get('resume') and cfg.get('work_dir'):
         latest = find_latest_checkpoint(cfg.work_dir)
         if latest:
+            work_dir = osp.realpath(cfg.work_dir)
+            if osp.commonpath([work_dir, osp.realpath(latest)]) != work_dir:
+                raise ValueError(
+                    f'{osp.join(cfg.work_dir, "last_checkpoint")} names {latest}, outside the '
+                    'work dir: --trust-checkpoint does not extend to it. Name it yourself '
+                    f'(--resume {latest}) if you mean to resume from it.')
             paths.append(latest)
 
     def visit(node):

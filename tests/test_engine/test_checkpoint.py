@@ -218,3 +218,18 @@ def test_trust_covers_resume_without_path_and_pretrained(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         load_checkpoint_file(str(tmp_path / 'nope.pth'))
+
+
+def test_map_location_as_torch_load_takes_it(tmp_path):
+    path = tmp_path / 'c.pth'
+    torch.save({'w': torch.arange(4.)}, path)
+    seen = []
+
+    def where(storage, location):
+        seen.append(location)
+        return storage
+
+    for map_location in (None, 'cpu', torch.device('cpu'), {'cpu': 'cpu'}, where):
+        out = load_checkpoint_file(str(path), map_location)
+        assert out['w'].tolist() == [0., 1., 2., 3.] and out['w'].device.type == 'cpu'
+    assert seen == ['cpu']

@@ -98,6 +98,23 @@ def test_bad_inputs_are_named(tmp_path):
     assert existing.read_text() == 'user data'
 
 
+def test_train_refuses_a_work_dir_that_holds_checkpoints(tmp_path):
+    (tmp_path / 'epoch_1.pth').write_bytes(b'yours')
+    with pytest.raises(SystemExit, match='already holds checkpoints.*--resume.*--overwrite'):
+        train_tool.main([DEMO, '--work-dir', str(tmp_path)])
+    assert (tmp_path / 'epoch_1.pth').read_bytes() == b'yours'
+
+
+def test_trust_never_follows_last_checkpoint_out_of_the_work_dir(tmp_path):
+    (tmp_path / 'work').mkdir()
+    (tmp_path / 'work' / 'last_checkpoint').write_text(str(tmp_path / 'elsewhere.pth'))
+    (tmp_path / 'elsewhere.pth').write_bytes(b'')
+    with pytest.raises(SystemExit, match='outside the work dir'):
+        train_tool.main(
+            [DEMO, '--work-dir',
+             str(tmp_path / 'work'), '--resume', '--trust-checkpoint'])
+
+
 @pytest.mark.slow
 def test_train_resume_test_and_refuse_malicious(tiny_data, tmp_path):
     work = str(tmp_path / 'work')

@@ -7,7 +7,6 @@ missing or unexpected keys; the classifier head is dropped. Without --arch the a
 read off the keys. DST is never overwritten.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -17,6 +16,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.engine import UntrustedCheckpointError, load_checkpoint_file  # noqa: E402
 from isonet_det.models.backbones.reference_checkpoint import \
     convert_reference_checkpoint  # noqa: E402
+from isonet_det.utils import write_new_file  # noqa: E402
 
 
 def main(argv=None):
@@ -35,11 +35,11 @@ def main(argv=None):
         parser.error(str(e))
     except ValueError as e:
         parser.error(f'{args.src}: {e}')
-    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    torch.save({
-        'state_dict': state,
-        'meta': dict(arch=arch, source=osp.basename(args.src))
-    }, args.dst)
+    checkpoint = {'state_dict': state, 'meta': dict(arch=arch, source=osp.basename(args.src))}
+    try:
+        write_new_file(args.dst, lambda f: torch.save(checkpoint, f), binary=True)
+    except OSError as e:  # the destination exists, or its folder cannot be written
+        parser.error(str(e))
     print(f'{args.src} ({arch}) -> {args.dst}: {len(state)} tensors, '
           f'{sum(v.numel() for v in state.values()):,} parameters')
 

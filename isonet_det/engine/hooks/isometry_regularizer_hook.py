@@ -1,5 +1,6 @@
 """Adds the isometry regulariser (Qi et al. 2020, eq. 5/6) inside the optimizer step."""
 import logging
+import math
 from typing import List, Optional
 
 import torch
@@ -13,6 +14,8 @@ from mmengine.registry import HOOKS  # the root registry: found from every OpenM
 from torch import Tensor
 
 from ...ops import isometry_macs, isometry_penalty_and_grads, orthonormality_penalty
+from ..mmengine_internals import (check_mmengine_internals, found_inf_of, restore_clip_grad,
+                                  window_starts, wrap_clip_grad)
 
 
 def _orthonormality_and_grads(convs):
@@ -41,14 +44,6 @@ def shard_by_cost(convs: List[nn.Conv2d], num_shards: int) -> List[List[nn.Conv2
         owner[i] = shard
         load[shard] += cost[i]
     return [[c for c, o in zip(convs, owner) if o == r] for r in range(num_shards)]
-
-
-def _window_starts(optim_wrapper) -> bool:
-    """Whether this iteration opens a gradient-accumulation window (the gradients were zeroed
-    after the last update): mmengine's ``OptimWrapper`` updates when its inner count reaches a
-    multiple of ``accumulative_counts``."""
-    inner = getattr(optim_wrapper, '_inner_count', 0)
-    return inner % getattr(optim_wrapper, '_accumulative_counts', 1) == 0
 
 
 def _add_to_grad(param: nn.Parameter, term: Tensor) -> None:
@@ -88,6 +83,8 @@ class IsometryRegularizerHook(Hook):
       window, the regulariser enters once, as when it is added to every micro-batch's loss).
     - DDP: after the all-reduce; every rank adds the same term, so nothing is counted twice.
     - ``clip_grad``: the term is added before clipping, as it would be through the loss.
+    - a non-finite training loss or regulariser value stops the run (``FloatingPointError``)
+      after that iteration, before any checkpoint hook writes or deletes a file.
 
     Parameters with ``requires_grad=False`` (frozen stages) are never touched. The value is kept
     on the device and read back only when the logger reports (one transfer per log interval).
@@ -131,8 +128,8 @@ class IsometryRegularizerHook(Hook):
                  shard: bool = False):
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f'interval must be an integer >= 1, got {interval!r}')
-        if coeff < 0:
-            raise ValueError(f'coeff must be >= 0, got {coeff}')
+        if not isinstance(coeff, (int, float)) or not math.isfinite(coeff) or coeff < 0:
+            raise ValueError(f'coeff must be a finite number >= 0, got {coeff!r}')
         if regularizer not in REGULARIZERS:
             raise ValueError(f'regularizer must be one of {sorted(REGULARIZERS)}, got '
                              f'{regularizer!r}')
@@ -148,6 +145,7 @@ class IsometryRegularizerHook(Hook):
         self._device = torch.device('cpu')
         self._attachments: List[_Attachment] = []
         self._pending: List[Tensor] = []  # values not yet handed to the message hub
+        self._last_value: Optional[Tensor] = None  # this iteration's, for the finite check
         self._flush_interval = 50
 
     # -- selection -------------------------------------------------------------------------
@@ -176,6 +174,7 @@ class IsometryRegularizerHook(Hook):
 
     # -- wiring ----------------------------------------------------------------------------
     def before_train(self, runner) -> None:
+        check_mmengine_internals()
         convs = self.select_convs(runner.model)
         if not convs:
             print_log(
@@ -216,28 +215,42 @@ class IsometryRegularizerHook(Hook):
             lambda optimizer, args, kwargs: self._add_gradient(att, before_clip=False))
         # With clip_grad the wrapper clips before optimizer.step(): add the term first, as a
         # loss term would be clipped together with the rest.
-        if getattr(wrapper, 'clip_grad_kwargs', None):
-            att.original_clip_grad = wrapper._clip_grad
-
-            def clip_grad_with_regulariser(att=att):
-                self._add_gradient(att, before_clip=True)
-                att.original_clip_grad()
-
-            wrapper._clip_grad = clip_grad_with_regulariser
+        att.original_clip_grad = wrap_clip_grad(wrapper,
+                                                lambda: self._add_gradient(att, before_clip=True))
         self._attachments.append(att)
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         for att in self._attachments:
             att.added = False
-            if self._world_size > 1 and _window_starts(att.optim_wrapper):
+            if self._world_size > 1 and window_starts(att.optim_wrapper):
                 self._add_sharded_gradient(att)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        # Before the checkpoint hook (priority VERY_LOW) can write or delete anything.
+        self._check_finite(runner, outputs)
         # The logger hook (priority BELOW_NORMAL) runs after this one and reads the message hub.
         if (self.every_n_inner_iters(batch_idx, self._flush_interval)
                 or self.every_n_train_iters(runner, self._flush_interval)
                 or self.end_of_epoch(runner.train_dataloader, batch_idx)):
             self.flush_log()
+
+    def _check_finite(self, runner, outputs) -> None:
+        """Stop on a non-finite loss (mmengine's RuntimeInfoHook has already read it back) or
+        regulariser value of this iteration (one scalar read)."""
+        loss = outputs.get('loss') if isinstance(outputs, dict) else None
+        loss = float(loss.detach() if isinstance(loss, Tensor) else loss) if loss is not None \
+            else None
+        bad = []
+        if loss is not None and not math.isfinite(loss):
+            bad.append(f'the training loss is {loss}')
+        last, self._last_value = self._last_value, None
+        if last is not None and not bool(torch.isfinite(last)):
+            bad.append(f'the {self.regularizer} regulariser is {last.item()}')
+        if bad:
+            raise FloatingPointError(
+                f'iteration {runner.iter + 1}: {" and ".join(bad)}; stopping before any '
+                'checkpoint is written or deleted. Lower the learning rate or coeff, or enable '
+                'gradient clipping.')
 
     def flush_log(self) -> None:
         """Hand the values of the past iterations to the message hub (one device read)."""
@@ -259,7 +272,7 @@ class IsometryRegularizerHook(Hook):
                 continue
             att.handle.remove()
             if att.original_clip_grad is not None:
-                att.optim_wrapper._clip_grad = att.original_clip_grad
+                restore_clip_grad(att.optim_wrapper, att.original_clip_grad)
         self._attachments = []
 
     # -- the update ------------------------------------------------------------------------
@@ -276,10 +289,9 @@ class IsometryRegularizerHook(Hook):
         found_inf = getattr(optimizer, 'found_inf', None)
         scaler = getattr(att.optim_wrapper, 'loss_scaler', None)
         if before_clip and scaler is not None and scaler.is_enabled():
-            state = scaler._per_optimizer_states.get(id(optimizer), {})
-            per_device = list(state.get('found_inf_per_device', {}).values())
-            if per_device:
-                found_inf = per_device[0] if len(per_device) == 1 else sum(per_device)
+            from_scaler = found_inf_of(scaler, optimizer)
+            if from_scaler is not None:
+                found_inf = from_scaler
         return grad_scale, found_inf
 
     def _add_gradient(self, att: _Attachment, before_clip: bool) -> None:
@@ -326,6 +338,7 @@ class IsometryRegularizerHook(Hook):
         return [c for c in att.convs if c.weight.requires_grad]
 
     def _record(self, value: Tensor) -> None:
-        self._pending.append(value.detach().float())
+        self._last_value = value.detach().float()
+        self._pending.append(self._last_value)
         if len(self._pending) >= max(self._flush_interval, 1) * 4:
             self.flush_log()  # no logger reading them: keep the list bounded

@@ -1,0 +1,3 @@
+from .files import write_new_file
+
+__all__ = ['write_new_file']
