@@ -1,31 +1,50 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project virtual environment and install the pinned stack.
+# Create (or reuse) a project virtual environment with one of the two tested stacks.
 #
-#   bash tools/setup_env.sh     # -> .venv: torch 2.14.1 + torchvision 0.29.1, mmcv 2.1.0 with ops,
-#                               #    mmengine 0.10.7, mmdet 3.3.0, isonet_det (editable) with its
-#                               #    extras: MMSegmentation 1.2.2 (ISO-UNet), MMPretrain 1.2.0 and
-#                               #    timm 1.0.31 (classification, the NF-ResNet baseline)
+#   bash tools/setup_env.sh     # newest -> .venv: torch 2.14.1 + torchvision 0.29.1, mmcv 2.1.0
+#                               #    with ops, mmengine 0.10.7, mmdet 3.3.0, isonet_det (editable)
+#                               #    with its extras: MMSegmentation 1.2.2 (ISO-UNet), MMPretrain
+#                               #    1.2.0 and timm 1.0.31 (classification, the NF-ResNet baseline)
+#   ISONET_STACK=oldest bash tools/setup_env.sh
+#                               # oldest -> .venv-oldest: what most MMDetection 3.x users have:
+#                               #    torch 2.1.2 + torchvision 0.16.2, numpy < 2, mmcv 2.1.0 built
+#                               #    with its own flags, mmengine 0.10.4, mmdet 3.3.0, isonet_det
+#                               #    (editable, tests extra only)
 #
 # Environment:
-#   ISONET_VENV=/path          where the environment goes (default .venv)
+#   ISONET_STACK=newest|oldest which stack (default newest)
+#   ISONET_VENV=/path          where the environment goes (default .venv / .venv-oldest)
 #   ISONET_WHEEL_CACHE=/path   where the built mmcv wheel is kept (default ~/.cache/isonet-det)
 #   TORCH_CUDA_ARCH_LIST="9.0" build mmcv's CUDA ops for these architectures (default: the
 #                              visible GPU's); with a GPU (or FORCE_CUDA=1) mmcv gets CUDA ops
 #   MAX_JOBS=N                 parallel compile jobs (default: all cores)
 #
-# mmcv 2.1.0 (the last release mmdet 3.3.0 accepts) ships only as source and must be compiled
-# against the installed torch. torch 2.14's headers need C++20 while mmcv's setup.py asks for
-# C++17, so the unpacked source gets that one flag raised (C++ and nvcc) before the build:
-# 13-20 min on 2 cores for the CPU ops, longer with CUDA ops. The wheel is kept in the cache,
-# keyed by torch version and CUDA architectures, so later environments install it in seconds;
-# on a GPU cluster build it once on a GPU node and share ISONET_WHEEL_CACHE.
+# mmcv 2.1.0 (the last release mmdet 3.3.0 accepts) ships only as source here and must be
+# compiled against the installed torch. torch 2.14's headers need C++20 while mmcv's setup.py asks
+# for C++17, so on the newest stack the unpacked source gets that one flag raised (C++ and nvcc)
+# before the build; the oldest stack builds it as it is. 10-20 min on 2 cores for the CPU ops,
+# longer with CUDA ops. The wheel is kept in the cache, keyed by torch version and CUDA
+# architectures, so later environments install it in seconds; on a GPU cluster build it once on a
+# GPU node and share ISONET_WHEEL_CACHE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${ISONET_VENV:-.venv}
+STACK=${ISONET_STACK:-newest}
+case "$STACK" in
+  newest)
+    TORCH_VERSION=2.14.1 TORCHVISION_VERSION=0.29.1 MMENGINE_VERSION=0.10.7
+    EXTRA_PINS=() EXTRAS='tests,seg,cls' RAISE_CXX=1 DEFAULT_VENV=.venv ;;
+  oldest)
+    TORCH_VERSION=2.1.2 TORCHVISION_VERSION=0.16.2 MMENGINE_VERSION=0.10.4
+    EXTRA_PINS=('numpy<2')  # torch 2.1 was built against numpy 1
+    EXTRAS='tests' RAISE_CXX=0 DEFAULT_VENV=.venv-oldest ;;
+  *)
+    echo "[setup] ERROR: ISONET_STACK must be newest or oldest, not '$STACK'" >&2
+    exit 1 ;;
+esac
+VENV=${ISONET_VENV:-$DEFAULT_VENV}
 PY=${PYTHON:-python3}
-TORCH_VERSION=2.14.1
-TORCHVISION_VERSION=0.29.1
 MMCV_VERSION=2.1.0
+MMDET_VERSION=3.3.0
 CACHE=${ISONET_WHEEL_CACHE:-$HOME/.cache/isonet-det}
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -37,7 +56,7 @@ PIP="$VPY -m pip"
 $PIP install -q --upgrade pip wheel
 
 # 1. torch + torchvision first, pinned (an unpinned torch pulls whatever build the index has).
-$PIP install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+$PIP install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" "${EXTRA_PINS[@]}"
 
 # 2. mmcv with its C++ (and, with a GPU, CUDA) ops, built against that torch.
 read -r CUDA_OK ARCHS < <("$VPY" - <<'PY'
@@ -76,14 +95,17 @@ if ! mmcv_ready; then
          "13-20 min on 2 cores the first time, cached in $WHEEL_DIR afterwards"
     SRC=$(mktemp -d)
     trap 'rm -rf "$SRC"' EXIT
-    # mmcv's setup.py imports pkg_resources as setuptools < 70 had it; pip notes that torch
-    # wants setuptools >= 77.0.3: expected, step 3 moves it back to >=77.0.3,<81.
-    $PIP install -q 'setuptools<70'
+    # mmcv's setup.py imports pkg_resources as setuptools < 70 had it. torch 2.14 wants
+    # setuptools >= 77.0.3, so pip would report the (expected, transient) conflict: step 3 moves
+    # it back to what torch and mmengine need.
+    $PIP install -q --no-warn-conflicts 'setuptools<70'
     $PIP download -q --no-deps --no-build-isolation --no-binary :all: "mmcv==$MMCV_VERSION" -d "$SRC"
     tar -xzf "$SRC/mmcv-$MMCV_VERSION.tar.gz" -C "$SRC"
-    sed -i "s/'-std=c++17'/'-std=c++20'/g" "$SRC/mmcv-$MMCV_VERSION/setup.py"
-    grep -q "'-std=c++20'" "$SRC/mmcv-$MMCV_VERSION/setup.py" \
-      || { echo "[setup] ERROR: could not raise mmcv's C++ standard flag" >&2; exit 1; }
+    if [ "$RAISE_CXX" = 1 ]; then
+      sed -i "s/'-std=c++17'/'-std=c++20'/g" "$SRC/mmcv-$MMCV_VERSION/setup.py"
+      grep -q "'-std=c++20'" "$SRC/mmcv-$MMCV_VERSION/setup.py" \
+        || { echo "[setup] ERROR: could not raise mmcv's C++ standard flag" >&2; exit 1; }
+    fi
     BUILD_ENV=(MMCV_WITH_OPS=1 "MAX_JOBS=${MAX_JOBS:-$(nproc)}")
     if [ "$CUDA_OK" = 1 ]; then
       BUILD_ENV+=(FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=${ARCHS//_/;}")
@@ -99,14 +121,15 @@ if ! mmcv_ready; then
   $PIP install -q --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
 fi
 
-# 3. the rest of the stack and this package (editable, with the test, segmentation and
-#    classification extras); this also moves setuptools to >=77.0.3,<81 (torch's minimum, still
-#    with pkg_resources for mmengine).
-$PIP install -q -e '.[tests,seg,cls]'
+# 3. the rest of the stack, pinned, then this package (editable, with the stack's extras: tests,
+#    and on the newest segmentation and classification); on the newest this also moves setuptools
+#    to >=77.0.3,<81 (torch's minimum, still with pkg_resources for mmengine).
+$PIP install -q "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" "${EXTRA_PINS[@]}"
+$PIP install -q -e ".[$EXTRAS]" "mmengine==$MMENGINE_VERSION" "mmdet==$MMDET_VERSION" \
+  "${EXTRA_PINS[@]}"
 "$VPY" - "$CUDA_OK" <<'PY'
 import sys
-import torch, torchvision, mmcv, mmengine, mmdet, mmseg, mmpretrain, timm, isonet_det
-import mmseg.models, mmpretrain.models  # both register their modules with this mmcv
+import torch, torchvision, mmcv, mmengine, mmdet, isonet_det
 from mmcv.ops import RoIAlign, nms
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
 scores = torch.tensor([0.9, 0.8, 0.7])
@@ -118,8 +141,17 @@ for device in devices:   # mmdet's RoIAlign and NMS run from mmcv's compiled ops
     assert kept.tolist() == [0, 2], (device, kept)
     out = RoIAlign((2, 2), 1.0, 0)(feats.to(device), rois.to(device))
     assert out.shape == (1, 4, 2, 2) and out.device.type == device
+extras = ''
+try:  # the newest stack's extras: both register their modules with this mmcv
+    import mmpretrain, mmpretrain.models, mmseg, mmseg.models, timm
+    extras = (f', mmseg {mmseg.__version__}, mmpretrain {mmpretrain.__version__}, '
+              f'timm {timm.__version__}')
+except ImportError:
+    pass
 print(f'[setup] ok: torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'mmcv {mmcv.__version__} (ops on {"/".join(devices)}), mmengine {mmengine.__version__}, '
-      f'mmdet {mmdet.__version__}, mmseg {mmseg.__version__}, mmpretrain '
-      f'{mmpretrain.__version__}, timm {timm.__version__}, isonet_det {isonet_det.__version__}')
+      f'mmdet {mmdet.__version__}{extras}, isonet_det {isonet_det.__version__}')
 PY
+if [ "$STACK" = newest ]; then  # the extras must import on the newest stack
+  "$VPY" -c "import mmseg.models, mmpretrain.models, timm"
+fi

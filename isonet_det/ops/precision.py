@@ -14,12 +14,22 @@ def _matmul_backend(device_type: str):
     return None
 
 
+def _has_fp32_precision(backend) -> bool:
+    """Whether ``backend`` has the ``fp32_precision`` API (torch >= 2.9); older torch raises
+    AssertionError, not AttributeError, for an unknown name of ``torch.backends.cuda.matmul``."""
+    try:
+        getattr(backend, 'fp32_precision')
+    except (AttributeError, AssertionError):
+        return False
+    return True
+
+
 def _tf32_switch(device_type: str):
     """``(backend, flag, user value, full-precision value)`` when TF32 is on, else ``None``."""
     backend = _matmul_backend(device_type)
     if backend is None:
         return None
-    if hasattr(backend, 'fp32_precision'):
+    if _has_fp32_precision(backend):
         precision = backend.fp32_precision
         if precision == 'none':
             precision = getattr(torch.backends, 'fp32_precision', 'none')

@@ -9,6 +9,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+pytestmark = pytest.mark.extras  # MMSegmentation / MMPretrain: the newest stack's extras
+
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
 SEG_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'iso_unet', '*.py')))
 CLS_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'classification', '*.py')))

@@ -22,6 +22,7 @@ def load_tool():
     return module
 
 
+@pytest.mark.extras
 def test_each_arm_changes_only_the_backbone_and_trains_a_step():
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
@@ -67,6 +68,7 @@ def run(*args):
 
 
 @pytest.mark.slow
+@pytest.mark.extras
 def test_quick_comparison_trains_tabulates_and_resumes(tmp_path):
     from isonet_det.datasets import generate_shapes_dataset
     data = tmp_path / 'shapes'

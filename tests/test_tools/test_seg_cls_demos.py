@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.extras  # MMSegmentation / MMPretrain: the newest stack's extras
+
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 
 

@@ -65,11 +65,14 @@ def haar_orthogonal(rows: int,
                     dtype=torch.float32) -> Tensor:
     """A Haar-distributed ``rows x cols`` matrix with orthonormal columns or rows (smaller side).
 
-    ``torch.nn.init.orthogonal_``: QR of a Gaussian matrix with the signs of ``diag(R)`` moved
-    into ``Q`` (Mezzadri 2007), computed in float64 and cast to ``dtype``.
+    What ``torch.nn.init.orthogonal_`` computes (the same draws from ``generator``, which its
+    torch < 2.2 signature does not take): QR of a Gaussian matrix with the signs of ``diag(R)``
+    moved into ``Q`` (Mezzadri 2007), in float64, cast to ``dtype``.
     """
-    q = torch.empty(rows, cols, dtype=torch.float64)
-    return nn.init.orthogonal_(q, generator=generator).to(dtype)
+    gaussian = torch.empty(rows, cols, dtype=torch.float64).normal_(0, 1, generator=generator)
+    q, r = torch.linalg.qr(gaussian.t() if rows < cols else gaussian)
+    q = q * torch.diag(r, 0).sign()
+    return (q.t() if rows < cols else q).to(dtype)
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ def test_outputs_follow_mmseg_unet_layout():
                                               (2, 16, 32, 24), (2, 8, 64, 48)]
 
 
+@pytest.mark.extras
 def test_same_shapes_as_mmseg_unet_with_deconv_upsampling():
     from mmengine.registry import init_default_scope
     from mmseg.models.backbones import UNet
@@ -99,6 +100,7 @@ def test_errors_name_the_problem():
         ISOUNet(in_channels=1, base_channels=4)(torch.randn(1, 3, 32, 32))
 
 
+@pytest.mark.extras
 def test_registered_for_mmseg_configs():
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
