@@ -75,12 +75,16 @@ def parse_args(argv=None):
     parser.add_argument('--num-train', type=int, default=None, help='first N training images')
     parser.add_argument('--data', default=osp.join(ROOT, 'data', 'demo_classes'))
     parser.add_argument('--quick', action='store_true', help=f'under a minute: {QUICK}')
-    parser.add_argument('--out-dir', default=None, help='default: work_dirs/cls_demo/<date_time>')
+    parser.add_argument(
+        '--out-dir',
+        type=reporting.new_folder_arg,
+        default=None,
+        help='default: work_dirs/cls_demo/<date_time>')
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f'--epochs must be at least 1, got {args.epochs}')
     reporting.apply_quick(parser, args, QUICK)
-    args.out_dir = osp.abspath(reporting.new_run_dir(parser, args.out_dir, 'cls_demo', root=ROOT))
+    args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'cls_demo', root=ROOT))
     args.data = osp.abspath(args.data)
     return args
 

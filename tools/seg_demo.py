@@ -147,12 +147,16 @@ def parse_args(argv=None):
         help='arms trained at once, the cores shared among them (default: 2 where there are 2)')
     parser.add_argument('--data', default=osp.join(ROOT, 'data', 'demo_scans'))
     parser.add_argument('--quick', action='store_true', help=f'a minute or two: {QUICK}')
-    parser.add_argument('--out-dir', default=None, help='default: work_dirs/seg_demo/<date_time>')
+    parser.add_argument(
+        '--out-dir',
+        type=reporting.new_folder_arg,
+        default=None,
+        help='default: work_dirs/seg_demo/<date_time>')
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.jobs < 1:
         parser.error(f'--epochs and --jobs must be at least 1, got {args.epochs}, {args.jobs}')
     reporting.apply_quick(parser, args, QUICK)
-    args.out_dir = osp.abspath(reporting.new_run_dir(parser, args.out_dir, 'seg_demo', root=ROOT))
+    args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'seg_demo', root=ROOT))
     args.data = osp.abspath(args.data)
     return args
 

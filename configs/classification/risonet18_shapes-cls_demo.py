@@ -9,7 +9,7 @@ data_root = 'data/demo_classes'
 model = dict(
     type='ImageClassifier',
     backbone=dict(
-        type='mmdet.RISONet', depth=18, base_channels=32, out_indices=(3, )),
+        type='RISONet', depth=18, base_channels=32, out_indices=(3, )),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='DropoutLinearClsHead',

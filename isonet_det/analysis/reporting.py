@@ -2,11 +2,19 @@
 ``compare_detectors.py``) share: ``--quick`` presets, a new output folder per run, mean ± sd over
 seeds and the ``table.md`` they write."""
 import argparse
+import json
 import math
-import os
 import os.path as osp
 import time
 from typing import Dict, Iterable, List, Optional, Tuple
+
+from ..utils import check_new_folder
+
+
+def read_json(path: str):
+    """The JSON document in ``path`` (the file closed after reading)."""
+    with open(path) as f:
+        return json.load(f)
 
 
 def apply_quick(parser: argparse.ArgumentParser, args: argparse.Namespace, quick: Dict) -> None:
@@ -17,18 +25,19 @@ def apply_quick(parser: argparse.ArgumentParser, args: argparse.Namespace, quick
                 setattr(args, key, value)
 
 
-def new_run_dir(parser: argparse.ArgumentParser,
-                out_dir: Optional[str],
-                tool: str,
-                root: str = '',
-                hint: str = '') -> str:
-    """``out_dir``, or ``<root>/work_dirs/<tool>/<date_time>``; a non-empty folder is refused
-    (``parser.error``), never overwritten."""
-    if out_dir is None:
-        out_dir = osp.join(root, 'work_dirs', tool, time.strftime('%Y%m%d_%H%M%S'))
-    if osp.exists(out_dir) and os.listdir(out_dir):
-        parser.error(f'{out_dir} is not empty; it is not overwritten{hint}')
-    return out_dir
+def new_folder_arg(path: str) -> str:
+    """``type=`` of an ``--out-dir`` option: argparse refuses a non-empty folder by name
+    (:func:`isonet_det.utils.check_new_folder`), before the tool writes anything."""
+    try:
+        return check_new_folder(path)
+    except FileExistsError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def new_run_dir(out_dir: Optional[str], tool: str, root: str = '') -> str:
+    """``out_dir`` (checked by :func:`new_folder_arg`), or a new
+    ``<root>/work_dirs/<tool>/<date_time>``."""
+    return out_dir or osp.join(root, 'work_dirs', tool, time.strftime('%Y%m%d_%H%M%S'))
 
 
 def mean_sd(values: Iterable[float]) -> Tuple[float, float]:

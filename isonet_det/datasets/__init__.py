@@ -1,5 +1,4 @@
 from .coco_subset import coco_subset, write_coco_subset
-from .gratings import make_gratings
 from .prototypes import class_prototypes, make_prototypes
 from .synthetic_classes import generate_classification_dataset
 from .synthetic_scans import CLASSES as SCAN_CLASSES
@@ -7,7 +6,6 @@ from .synthetic_scans import generate_scans_dataset
 from .synthetic_shapes import CATEGORIES, generate_shapes_dataset
 
 __all__ = [
-    'generate_shapes_dataset', 'CATEGORIES', 'make_gratings', 'make_prototypes', 'class_prototypes',
-    'coco_subset', 'write_coco_subset', 'generate_scans_dataset', 'SCAN_CLASSES',
-    'generate_classification_dataset'
+    'generate_shapes_dataset', 'CATEGORIES', 'make_prototypes', 'class_prototypes', 'coco_subset',
+    'write_coco_subset', 'generate_scans_dataset', 'SCAN_CLASSES', 'generate_classification_dataset'
 ]

@@ -2,11 +2,12 @@
 generator's arguments (``generator.json``), and a second call with the same arguments leaves it
 as it is."""
 import json
-import os
 import os.path as osp
 
 import numpy as np
 from PIL import Image
+
+from ..utils import check_new_folder
 
 STAMP = 'generator.json'
 
@@ -18,17 +19,19 @@ def claim_output_dir(out_dir: str, params: dict, what: str) -> bool:
     Raises ``FileExistsError`` for a non-empty folder holding anything else: nothing a user wrote
     is overwritten.
     """
-    if osp.isdir(out_dir) and os.listdir(out_dir):
+    try:
+        check_new_folder(out_dir)
+    except FileExistsError:
         stamp = osp.join(out_dir, STAMP)
         if osp.isfile(stamp):
             with open(stamp) as f:
                 if json.load(f) == params:
                     return False
+        if not osp.isdir(out_dir):
+            raise
         raise FileExistsError(
             f'{out_dir} already exists and holds something else than the {what} for {params}; '
-            'choose another folder or remove it yourself')
-    if osp.exists(out_dir) and not osp.isdir(out_dir):
-        raise FileExistsError(f'{out_dir} exists and is not a folder')
+            'choose another folder or remove it yourself') from None
     return True
 
 

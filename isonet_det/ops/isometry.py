@@ -444,7 +444,7 @@ def isometry_penalty_direct(convs: Iterable[nn.Conv2d]) -> Tensor:
 
     ``1/2 ||Conv(A, A) - delta||_F^2`` on the smaller side (operand and operator transposed when
     ``C_in < C_out``). Slow: the oracle of the tests and the baseline that
-    ``tools/benchmarks/bench_isometry_penalty.py`` measures against. Grouped and dilated convs
+    ``tools/benchmarks/benchmark.py --only penalty`` measures against. Grouped and dilated convs
     are not supported here.
     """
     total = None

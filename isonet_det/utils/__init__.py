@@ -1,3 +1,3 @@
-from .files import write_new_file
+from .files import check_new_folder, write_new_file
 
-__all__ = ['write_new_file']
+__all__ = ['check_new_folder', 'write_new_file']

@@ -5,6 +5,20 @@ import tempfile
 from typing import IO, Callable
 
 
+def check_new_folder(path: str) -> str:
+    """``path`` if nothing is there or it is an empty folder: the one never-overwrite rule of the
+    package's output folders (experiment runs, generated datasets, smoke runs).
+
+    Raises:
+        FileExistsError: ``path`` is a non-empty folder or not a folder.
+    """
+    if osp.exists(path) and not osp.isdir(path):
+        raise FileExistsError(f'{path} exists and is not a folder')
+    if osp.isdir(path) and os.listdir(path):
+        raise FileExistsError(f'{path} is not empty; it is not overwritten')
+    return path
+
+
 def write_new_file(path: str, write: Callable[[IO], None], binary: bool = False) -> None:
     """Create ``path`` with ``write(f)``; never overwrite.
 

@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 import torch.nn as nn
+from gratings import make_gratings
 from reference_math import explicit_conv_operator
 
 from isonet_det.analysis import (SCHEMES, PlainCNN, activation_stats, conv_layer_stats,
                                  jacobian_singular_values, orthogonality_error)
-from isonet_det.datasets import make_gratings
 from isonet_det.models import RISONet
 from isonet_det.ops import isometry_penalty
 

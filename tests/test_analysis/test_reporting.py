@@ -25,11 +25,13 @@ def test_quick_presets_and_new_run_dir(tmp_path):
     args = parser.parse_args(['--quick', '--seed', '3'])
     reporting.apply_quick(parser, args, dict(steps=10, seed=0))
     assert args.steps == 10 and args.seed == 3  # what the user set stays
-    fresh = reporting.new_run_dir(parser, None, 'tool', root=str(tmp_path))
+    fresh = reporting.new_run_dir(None, 'tool', root=str(tmp_path))
     assert fresh.startswith(str(tmp_path / 'work_dirs' / 'tool'))
     (tmp_path / 'mine.txt').write_text('x')
+    parser.add_argument('--out-dir', type=reporting.new_folder_arg)
     with pytest.raises(SystemExit):
-        reporting.new_run_dir(parser, str(tmp_path), 'tool')
+        parser.parse_args(['--out-dir', str(tmp_path)])
+    assert parser.parse_args(['--out-dir', str(tmp_path / 'new')]).out_dir == str(tmp_path / 'new')
     assert (tmp_path / 'mine.txt').read_text() == 'x'
     out = tmp_path / 'run'
     out.mkdir()

@@ -100,8 +100,8 @@ def test_cls_config_builds_and_takes_a_training_step(path):
     model = build(cfg, 'mmpretrain')
     model.init_weights()
     backbone = cfg.model.backbone
-    assert backbone.type in ('mmdet.ISONet', 'mmdet.RISONet')
-    plain = backbone.type == 'mmdet.ISONet'
+    assert backbone.type in ('ISONet', 'RISONet')  # unprefixed: the root registry
+    plain = backbone.type == 'ISONet'
     assert cfg.model.head.type == 'DropoutLinearClsHead'
     assert model.head.dropout.p == (0.1 if plain else 0.4)
     assert cfg.optim_wrapper.optimizer.momentum == 0.9

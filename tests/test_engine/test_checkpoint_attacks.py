@@ -472,7 +472,7 @@ def test_converter_refusals_are_errors_with_the_trust_hint(tmp_path):
 
 
 def test_converter_into_an_unwritable_folder_says_so(tmp_path):
-    sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models', 'test_backbones'))
+    sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models', 'test_converters'))
     from test_reference_checkpoint import reference_checkpoint
 
     from isonet_det.models import RISONet

@@ -28,7 +28,7 @@ def test_isometry_report_at_init(tmp_path):
     assert all(abs(float(r['sigma_max']) - 1) < 1e-6 for r in rows[1:])
     stride1 = [r for r in rows[1:] if r['stride'] == '1']
     assert stride1 and all(abs(float(r['sigma_min']) - 1) < 1e-6 for r in stride1)
-    report = json.load(open(out / 'report.json'))
+    report = json.loads((out / 'report.json').read_text())
     assert any(a['kind'] == 'residual_scale' for a in report['activations'])
     assert (out / 'orthogonality_error.png').stat().st_size > 1000
     assert (out / 'singular_values.png').stat().st_size > 1000
@@ -49,7 +49,7 @@ def test_jacobian_spectrum(tmp_path):
     run = tool('jacobian_spectrum.py', '--depth', '6', '--width', '3', '--size', '4', '--out-dir',
                str(tmp_path))
     assert run.returncode == 0, run.stderr[-3000:]
-    results = json.load(open(tmp_path / 'jacobian_spectrum.json'))['results']
+    results = json.loads((tmp_path / 'jacobian_spectrum.json').read_text())['results']
     assert results['delta_srelu']['fraction_near_one'] == 1.0
     assert (tmp_path / 'jacobian_spectrum.png').exists()
 
@@ -62,7 +62,7 @@ def test_depth_trainability_small(tmp_path):
                '--map-steps', '2', '--jacobian-depth', '3', '--jacobian-width', '2', '--deep-depth',
                '7', '--out-dir', str(out))
     assert run.returncode == 0, run.stderr[-3000:]
-    saved = json.load(open(out / 'results.json'))
+    saved = json.loads((out / 'results.json').read_text())
     arms = ('do_tanh_critical', 'gauss_tanh_critical', 'do_tanh_ordered', 'do_tanh_chaotic',
             'kaiming_relu', 'isonet', 'isonet_noreg', 'kaiming_relu_orth')
     expected = {(d, a) for d in (2, 5) for a in arms} | {(7, 'do_tanh_critical')}
@@ -90,7 +90,7 @@ def test_isonet_ablation_small(tmp_path):
                '--num-train', '64', '--num-test', '32', '--arms', 'delta+srelu+0',
                'kaiming+relu+1e-4', '--out-dir', str(out))
     assert run.returncode == 0, run.stderr[-3000:]
-    saved = json.load(open(out / 'results.json'))
+    saved = json.loads((out / 'results.json').read_text())
     assert [r['arm'] for r in saved['results']] == ['delta+srelu+0', 'kaiming+relu+0.0001']
     assert all(len(r['runs']) == 2 and len(r['runs'][0]['losses']) <= 3 for r in saved['results'])
     assert (out / 'table.md').exists() and (out / 'curves.png').exists()

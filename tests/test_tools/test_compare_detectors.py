@@ -78,7 +78,7 @@ def test_quick_comparison_trains_tabulates_and_resumes(tmp_path):
                 '1', '--lrs', '0.01', '0.02', '--epochs', '1', '--jobs', '2', '--data', str(data),
                 '--out-dir', str(out))
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    saved = json.load(open(out / 'results.json'))
+    saved = json.loads((out / 'results.json').read_text())
     rows = {r['arm']: r for r in saved['rows']}
     assert set(rows) == {'risonet', 'resnet_bn'} and rows['resnet_bn']['time_ratio'] == 1.0
     assert all(0.0 <= r['box'][0] <= 1.0 and r['peak_rss_mib'] > 100 for r in rows.values())
@@ -115,7 +115,7 @@ def test_quick_comparison_trains_tabulates_and_resumes(tmp_path):
     taken = run('--quick', '--arms', 'resnet_bn', '--num-train', '8', '--epochs', '1', '--data',
                 str(data), '--sweep-from', str(out), '--out-dir', str(reuse))
     assert taken.returncode == 0, taken.stdout[-3000:] + taken.stderr[-3000:]
-    chosen = json.load(open(reuse / 'sweep' / 'resnet_bn.json'))
+    chosen = json.loads((reuse / 'sweep' / 'resnet_bn.json').read_text())
     assert chosen['lr'] == saved['sweeps']['resnet_bn']['lr'] and chosen['swept_in'] == str(out)
     assert not (reuse / 'sweep' / 'resnet_bn' / 'lr0.01').exists()
     missing = run('--quick', '--arms', 'skipinit', '--data', str(data), '--sweep-from', str(out),

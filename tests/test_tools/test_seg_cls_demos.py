@@ -26,7 +26,7 @@ def test_seg_demo_quick_trains_both_and_reports(tmp_path):
     done = run('seg_demo.py', '--quick', '--num-train', '16', '--data', str(tmp_path / 'scans'),
                '--out-dir', str(out))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    saved = json.load(open(out / 'results.json'))
+    saved = json.loads((out / 'results.json').read_text())
     assert set(saved['runs']) == {'iso_unet', 'unet_bn'}
     for r in saved['runs'].values():
         assert 0 <= r['mIoU'] <= 100 and 0 <= r['lesion_Dice'] <= 1 and r['params'] > 1e6
@@ -43,7 +43,7 @@ def test_cls_demo_quick_trains_and_fills_the_detector_backbone(tmp_path):
     done = run('cls_demo.py', '--quick', '--num-train', '12', '--data', str(tmp_path / 'classes'),
                '--out-dir', str(out))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.load(open(out / 'result.json'))
+    result = json.loads((out / 'result.json').read_text())
     assert 0 <= result['top1'] <= 100
     assert result['backbone_tensors_loaded'] == result['backbone_tensors'] > 40
     assert osp.isfile(result['checkpoint']) and osp.isfile(result['detector_config'])

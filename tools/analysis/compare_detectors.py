@@ -144,7 +144,7 @@ def sweep_run(arm, lr, args, work_dir):
     ``work_dir/result.json``, so a resumed run does not train it again."""
     done = osp.join(work_dir, 'result.json')
     if osp.exists(done):
-        return json.load(open(done))['loss']
+        return reporting.read_json(done)['loss']
     logs = train(arm, lr, args.seeds[0], args.sweep_epochs, work_dir, args)
     tail = logs['loss'][-max(1, len(logs['loss']) // 5):]
     mean = sum(tail) / len(tail)
@@ -170,9 +170,9 @@ def sweep_families(families, args, out_dir):
                                         f'({chosen} is missing)')
             os.makedirs(osp.dirname(path), exist_ok=True)
             with open(path, 'w') as f:
-                json.dump(dict(json.load(open(chosen)), swept_in=source), f)
+                json.dump(dict(reporting.read_json(chosen), swept_in=source), f)
         if osp.exists(path):
-            sweeps[family] = json.load(open(path))
+            sweeps[family] = reporting.read_json(path)
         elif len(args.lrs) == 1:  # nothing to choose: not swept
             sweeps[family] = dict(family=family, arm=arm, epochs=0, losses={}, lr=args.lrs[0])
         else:
@@ -302,7 +302,10 @@ def parse_args(argv=None):
         'clutter, occlusion, object scales from 6%% to 60%% of the image)')
     parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
     parser.add_argument(
-        '--out-dir', default=None, help='default: work_dirs/compare_detectors/<date_time>')
+        '--out-dir',
+        type=reporting.new_folder_arg,
+        default=None,
+        help='default: work_dirs/compare_detectors/<date_time>; a run folder to finish: --resume')
     parser.add_argument('--resume', default=None, help='a run folder to finish')
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -311,16 +314,14 @@ def parse_args(argv=None):
         saved = osp.join(args.resume, 'args.json')
         if not osp.isfile(saved):
             parser.error(f'{args.resume} is not a run folder of this tool (no args.json)')
-        args = argparse.Namespace(**dict(json.load(open(saved)), resume=args.resume))
+        args = argparse.Namespace(**dict(reporting.read_json(saved), resume=args.resume))
         return args
     reporting.apply_quick(parser, args, QUICK)
     if args.data is None:
         args.data = osp.join(ROOT, 'data',
                              'demo_shapes' if args.variant == 'simple' else 'demo_shapes_hard')
     args.data = osp.abspath(args.data)
-    args.out_dir = osp.abspath(
-        reporting.new_run_dir(
-            parser, args.out_dir, 'compare_detectors', root=ROOT, hint=' (--resume to finish it)'))
+    args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'compare_detectors', root=ROOT))
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'args.json'), 'w') as f:
         json.dump({k: v for k, v in vars(args).items() if k != 'resume'}, f)
@@ -332,7 +333,7 @@ def run_arm(arm, seed, sweeps, args):
     work_dir = osp.join(args.out_dir, 'runs', arm, f'seed{seed}')
     done = osp.join(work_dir, 'result.json')
     if osp.exists(done):
-        return json.load(open(done))
+        return reporting.read_json(done)
     logs = train(arm, sweeps[ARMS[arm][0]]['lr'], seed, args.epochs, work_dir, args)
     steady = logs['time'][1:] or logs['time']
     result = dict(

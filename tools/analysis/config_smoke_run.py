@@ -19,6 +19,7 @@ import traceback
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 import isonet_det  # noqa: E402,F401
 from isonet_det.analysis.smoke_run import make_smoke_data, smoke_run  # noqa: E402
+from isonet_det.utils import check_new_folder  # noqa: E402
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 
@@ -45,8 +46,10 @@ def main(argv=None):
     if args.iters < 10:
         parser.error('--iters must be at least 10 (first and last 5 iterations are compared)')
     out = args.out or osp.join('work_dirs', time.strftime('smoke_%Y%m%d_%H%M%S'))
-    if osp.exists(out):
-        parser.error(f'{out} already exists; it is not overwritten')
+    try:
+        check_new_folder(out)
+    except FileExistsError as e:
+        parser.error(str(e))
     data = make_smoke_data(osp.join(out, 'data'), args.image_size)
     header = f'{"config":<58} {"s/iter":>7} {"loss first5":>11} {"last5":>7} {"reg":>9}  result'
     print(header)

@@ -323,10 +323,13 @@ def parse_args(argv=None):
     parser.add_argument('--jacobian-width', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--out-dir', default=None, help='default: work_dirs/depth_trainability/<date_time>')
+        '--out-dir',
+        type=reporting.new_folder_arg,
+        default=None,
+        help='default: work_dirs/depth_trainability/<date_time>')
     args = parser.parse_args(argv)
     reporting.apply_quick(parser, args, QUICK)
-    args.out_dir = reporting.new_run_dir(parser, args.out_dir, 'depth_trainability')
+    args.out_dir = reporting.new_run_dir(args.out_dir, 'depth_trainability')
     return args
 
 

@@ -21,6 +21,7 @@ from mmengine.config import Config, DictAction
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.analysis import activation_stats, conv_layer_stats  # noqa: E402
+from isonet_det.utils import check_new_folder  # noqa: E402
 
 COLUMNS = ('layer', 'out_channels', 'in_channels', 'kernel', 'stride', 'orthogonality_error',
            'sigma_min', 'sigma_max')
@@ -49,9 +50,10 @@ def parse_args(argv=None):
         tag = osp.splitext(osp.basename(args.checkpoint))[0] if args.checkpoint else 'init'
         args.out_dir = osp.join('work_dirs', 'isometry_report',
                                 f'{osp.splitext(osp.basename(args.config))[0]}__{tag}')
-    if osp.exists(args.out_dir) and os.listdir(args.out_dir):
-        parser.error(f'{args.out_dir} already holds a report; it is not overwritten '
-                     '(pass another --out-dir)')
+    try:
+        check_new_folder(args.out_dir)
+    except FileExistsError as e:
+        parser.error(f'{e} (pass another --out-dir)')
     return args
 
 

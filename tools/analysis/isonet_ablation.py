@@ -8,7 +8,7 @@ regulariser at coefficient 0 / 1e-4 / 3e-4, all on the same data and budget.
 An arm is ``init+activation+coeff``: init ``delta`` (the reference: Delta on every conv but the
 stem) or ``kaiming`` (He normal, fan_in, ReLU gain, on every conv but the stem); activation
 ``srelu`` (SReLU, thresholds at -1) or ``relu``; coeff the regulariser's coefficient (on every
-conv but the stem, as IsometryRegularizerHook). Model: ISONet-<depth> backbone (mmdet registry
+conv but the stem, as IsometryRegularizerHook). Model: ISONet-<depth> backbone (the plugin
 type ``ISONet``, ``base_channels`` wide) -> global average pool -> linear. Task: 10 classes of
 noisy prototype images (isonet_det.datasets.make_prototypes, 32 x 32), 2048 for training, 1024
 held out. SGD momentum 0.9, batch 32, no weight decay; the lr of each arm is chosen by a sweep on
@@ -32,9 +32,10 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.analysis import reporting  # noqa: E402
 from isonet_det.analysis import trainability as tr  # noqa: E402
 from isonet_det.datasets import make_prototypes  # noqa: E402
-from isonet_det.engine.hooks import IsometryRegularizerHook  # noqa: E402
-from isonet_det.models.backbones.isonet import ISONet, pytorch_default_init  # noqa: E402
+from isonet_det.models import ISONet  # noqa: E402
+from isonet_det.models.utils import pytorch_default_init  # noqa: E402
 from isonet_det.ops import isometry_penalty  # noqa: E402
+from isonet_det.ops import regularized_convs  # noqa: E402
 
 DEFAULT_ARMS = [
     'delta+srelu+0', 'delta+srelu+1e-4', 'delta+srelu+3e-4', 'kaiming+srelu+1e-4',
@@ -89,7 +90,7 @@ class ISONetClassifier(nn.Module):
         self.head = nn.Linear(self.backbone.feat_dim, NUM_CLASSES)
 
     def body_convs(self):
-        return IsometryRegularizerHook(module=None).select_convs(self.backbone)
+        return regularized_convs(self.backbone, module=None)
 
     def forward(self, x):
         return self.head(self.backbone(x)[0].mean(dim=(2, 3)))
@@ -193,11 +194,14 @@ def parse_args(argv=None):
     parser.add_argument('--num-test', type=int, default=1024)
     parser.add_argument('--data-seed', type=int, default=0)
     parser.add_argument(
-        '--out-dir', default=None, help='default: work_dirs/isonet_ablation/<date_time>')
+        '--out-dir',
+        type=reporting.new_folder_arg,
+        default=None,
+        help='default: work_dirs/isonet_ablation/<date_time>')
     args = parser.parse_args(argv)
     args.arms = [parse_arm(a) if isinstance(a, str) else a for a in args.arms]
     reporting.apply_quick(parser, args, QUICK)
-    args.out_dir = reporting.new_run_dir(parser, args.out_dir, 'isonet_ablation')
+    args.out_dir = reporting.new_run_dir(args.out_dir, 'isonet_ablation')
     return args
 
 

@@ -26,6 +26,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.analysis import SCHEMES, PlainCNN, jacobian_singular_values  # noqa: E402
 from isonet_det.analysis.mean_field import critical_sigma_w  # noqa: E402
 from isonet_det.analysis.plain_cnn import MEAN_FIELD_SCHEMES  # noqa: E402
+from isonet_det.utils import check_new_folder  # noqa: E402
 
 LABELS = {
     'kaiming_relu': 'Kaiming + ReLU',
@@ -51,8 +52,10 @@ def main(argv=None):
         '--out-dir', default=f'work_dirs/jacobian_spectrum_'
         f'{time.strftime("%Y%m%d_%H%M%S")}')
     args = parser.parse_args(argv)
-    if osp.exists(args.out_dir) and os.listdir(args.out_dir):
-        parser.error(f'{args.out_dir} is not empty; it is not overwritten')
+    try:
+        check_new_folder(args.out_dir)
+    except FileExistsError as e:
+        parser.error(str(e))
 
     sigma_w, q_star = critical_sigma_w(args.sigma_b2**0.5)
     print(f'tanh schemes: sigma_w^2 = {sigma_w**2:.4f}, sigma_b^2 = {args.sigma_b2:g}, '

@@ -35,10 +35,9 @@ from mmcv.cnn import fuse_conv_bn
 from mmdet.models.backbones import ResNet
 from mmengine.logging import MMLogger
 
-from isonet_det.engine import IsometryRegularizerHook
-from isonet_det.engine.hooks.isometry_regularizer_hook import shard_by_cost
 from isonet_det.models import RISONet, fold_residual_scales
-from isonet_det.ops import isometry_penalty, isometry_penalty_and_grads, isometry_penalty_direct
+from isonet_det.ops import (isometry_penalty, isometry_penalty_and_grads, isometry_penalty_direct,
+                            regularized_convs, shard_by_cost)
 
 SECTIONS = ('penalty', 'shard', 'backbone', 'inference', 'compile')
 
@@ -96,7 +95,7 @@ def resnet(device, **kwargs):
 
 def regularised_convs(model):
     """The convs ``IsometryRegularizerHook`` regularises in ``model`` (all but the stem)."""
-    return IsometryRegularizerHook(module=None).select_convs(model)
+    return regularized_convs(model, module=None)
 
 
 def train_step(model, x):

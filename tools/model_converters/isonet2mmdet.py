@@ -14,8 +14,7 @@ import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.engine import UntrustedCheckpointError, load_checkpoint_file  # noqa: E402
-from isonet_det.models.backbones.reference_checkpoint import \
-    convert_reference_checkpoint  # noqa: E402
+from isonet_det.models.converters import convert_reference_checkpoint  # noqa: E402
 from isonet_det.utils import write_new_file  # noqa: E402
 
 

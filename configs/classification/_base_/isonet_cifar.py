@@ -8,7 +8,7 @@
 _base_ = ['mmpretrain::_base_/default_runtime.py', './isonet_cls_runtime.py']
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='mmdet.RISONet', depth=18, stem_type='cifar', out_indices=(3, )),
+    backbone=dict(type='RISONet', depth=18, stem_type='cifar', out_indices=(3, )),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='DropoutLinearClsHead',

@@ -1,8 +1,8 @@
 # What every ISONet / R-ISONet classification config (MMPretrain 1.x) adds: the plugin and its
 # dropout head, the isometry regulariser of the backbone convs (gamma 1e-4; the stem is skipped,
 # as the reference), and the reference optimiser policy (SReLU thresholds without weight decay,
-# residual scales at lr x0.1). The backbone is MMDetection's registration of the plugin's
-# (`mmdet.RISONet`), so a classification checkpoint's `backbone.*` weights load into the
+# residual scales at lr x0.1). The backbone is the detection configs' own (`RISONet`, registered in
+# mmengine's root registry), so a classification checkpoint's `backbone.*` weights load into the
 # detection configs' backbone unchanged (init_cfg=dict(type='Pretrained', prefix='backbone.')).
 custom_imports = dict(
     imports=['isonet_det', 'isonet_det.models.heads'], allow_failed_imports=False)

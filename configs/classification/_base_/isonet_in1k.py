@@ -10,7 +10,7 @@ _base_ = [
 ]
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='mmdet.RISONet', depth=50, out_indices=(3, )),
+    backbone=dict(type='RISONet', depth=50, out_indices=(3, )),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='DropoutLinearClsHead',

@@ -13,37 +13,9 @@ from mmengine.optim import OptimWrapperDict
 from mmengine.registry import HOOKS  # the root registry: found from every OpenMMLab scope
 from torch import Tensor
 
-from ...ops import isometry_macs, isometry_penalty_and_grads, orthonormality_penalty
+from ...ops import REGULARIZERS, regularized_convs, shard_by_cost
 from ..mmengine_internals import (check_mmengine_internals, found_inf_of, restore_clip_grad,
                                   window_starts, wrap_clip_grad)
-
-
-def _orthonormality_and_grads(convs):
-    with torch.enable_grad():
-        value = orthonormality_penalty(convs)
-        grads = torch.autograd.grad(value, [c.weight for c in convs])
-    return value.detach(), list(grads)
-
-
-REGULARIZERS = {
-    'isometry': isometry_penalty_and_grads,  # Qi et al. 2020, eq. 5/6: all spatial shifts
-    'orthonormality': _orthonormality_and_grads,  # Xie et al. 2017: flattened filter banks
-}
-
-
-def shard_by_cost(convs: List[nn.Conv2d], num_shards: int) -> List[List[nn.Conv2d]]:
-    """Split ``convs`` into ``num_shards`` lists of about equal regulariser cost
-    (:func:`isometry_macs`; longest first, each to the lightest shard, ties to the lowest
-    index): deterministic, so every rank computes the same split. Each list keeps module order.
-    """
-    cost = [isometry_macs(c) for c in convs]
-    load = [0] * num_shards
-    owner = [0] * len(convs)
-    for i in sorted(range(len(convs)), key=lambda i: (-cost[i], i)):
-        shard = min(range(num_shards), key=lambda r: (load[r], r))
-        owner[i] = shard
-        load[shard] += cost[i]
-    return [[c for c, o in zip(convs, owner) if o == r] for r in range(num_shards)]
 
 
 def _add_to_grad(param: nn.Parameter, term: Tensor) -> None:
@@ -150,27 +122,14 @@ class IsometryRegularizerHook(Hook):
 
     # -- selection -------------------------------------------------------------------------
     def select_convs(self, model: nn.Module) -> List[nn.Conv2d]:
-        """The convs this hook regularises in ``model`` (unwrapped), in module order."""
+        """The convs this hook regularises in ``model`` (unwrapped), in module order
+        (:func:`isonet_det.ops.regularized_convs`)."""
         if is_model_wrapper(model):
             model = model.module
         try:
-            scope = model.get_submodule(self.module) if self.module else model
+            return regularized_convs(model, self.module, self.skip_stem, self.image_channels)
         except AttributeError as e:
-            raise AttributeError(f'IsometryRegularizerHook: the model has no submodule '
-                                 f'{self.module!r} (set module=None for the whole model)') from e
-        stem = set()
-        if self.skip_stem:
-            for m in scope.modules():
-                if hasattr(m, 'stem_convs'):
-                    stem.update(id(c) for c in m.stem_convs())
-        convs = []
-        for m in scope.modules():
-            if not isinstance(m, nn.Conv2d) or id(m) in stem:
-                continue
-            if self.skip_stem and m.in_channels == self.image_channels:
-                continue
-            convs.append(m)
-        return convs
+            raise AttributeError(f'IsometryRegularizerHook: {e}') from None
 
     # -- wiring ----------------------------------------------------------------------------
     def before_train(self, runner) -> None:

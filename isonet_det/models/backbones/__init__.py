@@ -1,8 +1,6 @@
-from .deploy import fold_residual_scales
 from .iso_unet import ISOUNet
-from .isonet import IsometricBasicBlock, IsometricBottleneck, ISONet, RISONet
+from .isonet import IsometricBasicBlock, IsometricBlock, IsometricBottleneck, ISONet, RISONet
 
 __all__ = [
-    'ISONet', 'RISONet', 'IsometricBasicBlock', 'IsometricBottleneck', 'fold_residual_scales',
-    'ISOUNet'
+    'ISONet', 'RISONet', 'IsometricBlock', 'IsometricBasicBlock', 'IsometricBottleneck', 'ISOUNet'
 ]

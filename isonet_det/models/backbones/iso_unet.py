@@ -28,11 +28,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import Tensor
 
-from .isonet import build_activation, pytorch_default_init
-
-
-def _conv3x3(in_channels: int, out_channels: int) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+from ..utils import build_activation, conv3x3, pytorch_default_init
 
 
 class ISOConvBlock(nn.Sequential):
@@ -42,7 +38,7 @@ class ISOConvBlock(nn.Sequential):
         layers = []
         for i in range(num_convs):
             layers += [
-                _conv3x3(in_channels if i == 0 else out_channels, out_channels),
+                conv3x3(in_channels if i == 0 else out_channels, out_channels),
                 build_activation(act_cfg, out_channels, inplace=True)
             ]
         super().__init__(*layers)

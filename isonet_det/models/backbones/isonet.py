@@ -11,19 +11,17 @@ conv1x1 (depth 50/101/152, stride on the 3x3), and ``shortcut`` the identity or 
 strided conv when the shape changes. Default init is the reference's: Delta on every conv but the
 7x7 stem (which keeps PyTorch's default), SReLU thresholds -1, residual scales 0.
 """
-import inspect
-import math
 import warnings
 from typing import Optional, Sequence, Tuple
 
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmdet.registry import MODELS
 from mmengine.model import BaseModule
-from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import MODELS  # the root registry: found from every OpenMMLab scope
 from torch import Tensor
 
 from ..layers import SharedScale
+from ..utils import build_activation, conv1x1, conv3x3, pytorch_default_init
 
 # Arguments of mmdet's ResNet that a stock config passes (through config inheritance) and that
 # mean nothing in a network without normalisation: accepted with one warning at their stock
@@ -84,50 +82,7 @@ def _check_not_external_resnet_weights(name: str, init_cfg) -> None:
                 "init_cfg=dict(type='Pretrained', checkpoint=<converted file>)")
 
 
-def pytorch_default_init(name: str) -> dict:
-    """An ``init_cfg`` override that re-draws the conv ``name`` with PyTorch's default Conv2d
-    init (``kaiming_uniform_`` with ``a=sqrt(5)``): what the reference keeps on the stem."""
-    return dict(
-        name=name,
-        type='Kaiming',
-        a=math.sqrt(5),
-        mode='fan_in',
-        nonlinearity='leaky_relu',
-        distribution='uniform')
-
-
-def build_activation(act_cfg: dict, num_channels: int, inplace: bool = False) -> nn.Module:
-    """Build ``act_cfg``, passing ``num_channels`` when the layer takes it (SReLU does), and
-    ``inplace=True`` when asked and the layer takes it (as mmdet's ResNet builds its ReLUs):
-    every activation of these backbones reads a fresh tensor that nothing else keeps."""
-    cfg = dict(act_cfg)
-    layer_cls = cfg['type'] if inspect.isclass(cfg['type']) else MMENGINE_MODELS.get(cfg['type'])
-    if layer_cls is None:
-        raise KeyError(f"act_cfg type {cfg['type']!r} is not a registered activation")
-    if 'num_channels' in inspect.signature(layer_cls).parameters:
-        cfg.setdefault('num_channels', num_channels)
-    if inplace and 'inplace' in inspect.signature(layer_cls).parameters:
-        cfg.setdefault('inplace', True)
-    cfg['type'] = layer_cls
-    return MMENGINE_MODELS.build(cfg)
-
-
-def conv3x3(in_channels, out_channels, stride=1, dilation=1) -> nn.Conv2d:
-    return nn.Conv2d(
-        in_channels,
-        out_channels,
-        3,
-        stride=stride,
-        padding=dilation,
-        dilation=dilation,
-        bias=False)
-
-
-def conv1x1(in_channels, out_channels, stride=1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
-
-
-class _IsometricBlock(BaseModule):
+class IsometricBlock(BaseModule):
     """Shared wiring of the basic and bottleneck blocks: shortcut, scale, output SReLU."""
 
     expansion = 1
@@ -174,7 +129,7 @@ class _IsometricBlock(BaseModule):
         return _inner_forward(x)
 
 
-class IsometricBasicBlock(_IsometricBlock):
+class IsometricBasicBlock(IsometricBlock):
     """``f = conv3x3(stride) -> SReLU -> conv3x3`` (depth 18/34)."""
 
     expansion = 1
@@ -203,7 +158,7 @@ class IsometricBasicBlock(_IsometricBlock):
         return self.conv2
 
 
-class IsometricBottleneck(_IsometricBlock):
+class IsometricBottleneck(IsometricBlock):
     """``f = conv1x1 -> SReLU -> conv3x3(stride) -> SReLU -> conv1x1`` (depth 50/101/152)."""
 
     expansion = 4

@@ -475,8 +475,7 @@ SHARD_CASES = ('plain', 'accumulate-2') + (
 
 
 def test_shards_are_disjoint_complete_balanced_and_in_module_order():
-    from isonet_det.engine.hooks.isometry_regularizer_hook import shard_by_cost
-    from isonet_det.ops import isometry_macs
+    from isonet_det.ops import isometry_macs, shard_by_cost
     convs = IsometryRegularizerHook().select_convs(nn.ModuleDict(dict(backbone=RISONet(50))))
     total = sum(isometry_macs(c) for c in convs)
     for world in (2, 3, 8):
@@ -577,8 +576,8 @@ def test_plain_param_groups_only_with_compile():
 ])
 def test_hook_and_srelu_resolve_from_every_openmmlab_scope(scope):
     """Registered in mmengine's root registries: `type='IsometryRegularizerHook'`, `'SReLU'`,
-    `'Delta'` and `'ISOUNet'` need no scope prefix in MMDetection, MMSegmentation or MMPretrain
-    configs."""
+    `'Delta'`, `'ISOUNet'` and `'RISONet'` / `'ISONet'` need no scope prefix in MMDetection,
+    MMSegmentation or MMPretrain configs."""
     import importlib
 
     from mmengine.registry import init_default_scope
@@ -593,4 +592,6 @@ def test_hook_and_srelu_resolve_from_every_openmmlab_scope(scope):
     assert type(hook).__name__ == 'IsometryRegularizerHook'
     assert type(registry.MODELS.build(dict(type='SReLU', num_channels=4))).__name__ == 'SReLU'
     assert registry.MODELS.get('ISOUNet') is not None
+    for backbone in ('RISONet', 'ISONet'):  # plain type= names in every scope's configs
+        assert registry.MODELS.build(dict(type=backbone, depth=18)).depth == 18
     assert registry.WEIGHT_INITIALIZERS.get('Delta') is not None

@@ -67,6 +67,28 @@ def test_readme_snippet_works_as_written(tmp_path):
     assert model.neck.in_channels == list(model.backbone.out_channels)
 
 
+def test_readme_own_config_snippet_builds_model_optimizer_and_hook(tmp_path):
+    """README, "Using it in your own config", on the stock Mask R-CNN config."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import HOOKS
+    readme = open(f'{ROOT}/README.md').read()
+    section = readme.split('## Using it in your own config', 1)[1]
+    snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
+    path = tmp_path / 'own.py'
+    path.write_text("_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'\n" + snippet)
+    register_all_modules()
+    cfg = Config.fromfile(str(path))
+    model = MODELS.build(cfg.model)
+    assert type(model.backbone).__name__ == 'RISONet' and model.backbone.depth == 50
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    lrs = {id(p): g['lr'] for g in wrapper.optimizer.param_groups for p in g['params']}
+    scale = model.backbone.layer1[0].residual_scale.scale
+    assert lrs[id(scale)] == pytest.approx(0.1 * cfg.optim_wrapper.optimizer.lr)
+    hook = HOOKS.build(cfg.custom_hooks[0])
+    assert type(hook).__name__ == 'IsometryRegularizerHook' and hook.coeff == 1e-4
+    assert len(hook.select_convs(model)) == 52  # R-ISONet-50: every conv but the stem
+
+
 def test_out_channels_follow_forward_for_any_out_indices():
     backbone = RISONet(depth=18, base_channels=8, out_indices=(3, 1))
     outs = backbone(torch.randn(1, 3, 64, 64))

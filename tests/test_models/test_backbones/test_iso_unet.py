@@ -5,10 +5,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from isonet_det.engine.hooks import IsometryRegularizerHook
 from isonet_det.models.backbones import ISOUNet
 from isonet_det.models.layers import SReLU
-from isonet_det.ops import isometry_penalty
+from isonet_det.ops import isometry_penalty, regularized_convs
 
 
 def test_outputs_follow_mmseg_unet_layout():
@@ -60,7 +59,7 @@ def test_no_normalisation_and_srelu_per_channel_everywhere():
 def test_default_init_makes_the_regulariser_exactly_zero():
     model = ISOUNet(in_channels=1, base_channels=8)
     model.init_weights()
-    convs = IsometryRegularizerHook(module=None).select_convs(model)
+    convs = regularized_convs(model, module=None)
     assert len(convs) == 17 and model.stem not in convs  # every 3x3 conv but the image's
     assert isometry_penalty(convs).item() == 0.0
     # the stem keeps PyTorch's default init (as ISONet's), the transposed convs upsample

@@ -1,4 +1,5 @@
-"""A generated image-classification task: the orientation of a noisy sinusoidal grating."""
+"""Test data: the orientation of a noisy sinusoidal grating (a task a bias-free tanh net cannot
+fit, since x and -x share a label; the experiments use isonet_det.datasets.make_prototypes)."""
 import math
 from typing import Tuple
 

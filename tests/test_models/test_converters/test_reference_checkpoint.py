@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from isonet_det.models import ISONet, RISONet
-from isonet_det.models.backbones.reference_checkpoint import convert_reference_checkpoint
+from isonet_det.models.converters import convert_reference_checkpoint
 
 ROOT = __file__.rsplit('/tests/', 1)[0]
 

@@ -2,8 +2,8 @@
 import torch
 import torch.nn as nn
 
+from ..backbones.isonet import IsometricBlock
 from ..layers import FoldedScale, SharedScale
-from .isonet import _IsometricBlock
 
 __all__ = ['fold_residual_scales']
 
@@ -21,7 +21,7 @@ def fold_residual_scales(model: nn.Module) -> int:
     """
     folded = 0
     for block in model.modules():
-        if isinstance(block, _IsometricBlock) and isinstance(
+        if isinstance(block, IsometricBlock) and isinstance(
                 getattr(block, 'residual_scale', None), SharedScale):
             conv = block.last_conv
             conv.weight.mul_(block.residual_scale.scale.to(conv.weight.dtype))

@@ -20,7 +20,7 @@ from typing import Dict, Optional, Tuple
 
 from torch import Tensor
 
-from .isonet import IsometricBottleneck, ISONet, RISONet
+from ..backbones.isonet import IsometricBottleneck, ISONet, RISONet
 
 _BLOCK_KEY = re.compile(r'^s(\d+)\.b(\d+)\.(.+)$')
 _BLOCK_PARTS = {
