@@ -9,41 +9,14 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging.history_buffer import HistoryBuffer
-from mmengine.model import BaseModel
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
+from tiny_runner import make_runner
 
 from isonet_det.engine import (UntrustedCheckpointError, checkpoints_of_config,
                                load_checkpoint_file, trust_checkpoint)
 
 ROOT = __file__.rsplit('/tests/', 1)[0]
-
-
-class LinearModel(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(4, 1)
-
-    def forward(self, inputs, mode='tensor'):
-        loss = self.lin(torch.stack(inputs)).pow(2).mean()
-        return dict(loss=loss) if mode == 'loss' else loss
-
-
-def make_runner(work_dir, **kwargs):
-    return Runner(
-        model=LinearModel(),
-        work_dir=str(work_dir),
-        train_dataloader=dict(
-            dataset=[dict(inputs=torch.randn(4)) for _ in range(8)],
-            batch_size=2,
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            collate_fn=dict(type='pseudo_collate')),
-        train_cfg=dict(by_epoch=True, max_epochs=kwargs.pop('max_epochs', 1)),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
-        log_level='WARNING',
-        **kwargs)
 
 
 class Payload:

@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.logging.history_buffer import HistoryBuffer
-from mmengine.model import BaseModel
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import load_checkpoint
+from tiny_runner import make_runner
 
 from isonet_det.engine import (IsometryRegularizerHook, UntrustedCheckpointError,
                                checkpoints_of_config, load_checkpoint_file)
@@ -153,39 +153,6 @@ def test_history_buffer_with_foreign_attributes_is_refused(tmp_path):
 
 
 # 3. resuming deletes only files of the run's own folder ------------------------------------
-
-
-class LinearModel(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(4, 4, 1, bias=False)
-        self.poison = False
-
-    def forward(self, inputs, mode='tensor'):
-        x = torch.stack(inputs)[:, :, None, None]
-        loss = self.conv(x).pow(2).mean()
-        if self.poison:
-            loss = loss * float('nan')
-        return dict(loss=loss) if mode == 'loss' else loss
-
-
-def make_runner(work_dir, max_epochs, max_keep_ckpts=-1, custom_hooks=(), **kwargs):
-    return Runner(
-        model=LinearModel(),
-        work_dir=str(work_dir),
-        train_dataloader=dict(
-            dataset=[dict(inputs=torch.randn(4)) for _ in range(4)],
-            batch_size=2,
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            collate_fn=dict(type='pseudo_collate')),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        default_hooks=dict(
-            checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=max_keep_ckpts)),
-        custom_hooks=list(custom_hooks),
-        log_level='WARNING',
-        **kwargs)
 
 
 def snapshot(folder):
