@@ -27,6 +27,7 @@ import torch
 from mmengine.config import Config
 
 from ..datasets import CATEGORIES, generate_shapes_dataset
+from ..utils import iter_dicts
 
 __all__ = ['SmokeResult', 'smoke_run', 'make_smoke_data']
 
@@ -62,17 +63,6 @@ def _pretrained_backbone_checkpoint(backbone_cfg: dict, path: str) -> str:
     return path
 
 
-def _walk_init_cfgs(node, visit):
-    if isinstance(node, dict):
-        if isinstance(node.get('init_cfg'), dict):
-            visit(node)
-        for value in node.values():
-            _walk_init_cfgs(value, visit)
-    elif isinstance(node, list):
-        for value in node:
-            _walk_init_cfgs(value, visit)
-
-
 def smoke_config(config: str,
                  data_root: str,
                  work_dir: str,
@@ -101,12 +91,11 @@ def smoke_config(config: str,
                                                           osp.join(work_dir, 'backbone_init.pth'))
         init.pop('prefix', None)
 
-    def no_download(node):
-        checkpoint = node['init_cfg'].get('checkpoint')
+    for node in list(iter_dicts(cfg.model)):  # no downloads: URL init_cfgs become the init
+        init = node.get('init_cfg')
+        checkpoint = init.get('checkpoint') if isinstance(init, dict) else None
         if isinstance(checkpoint, str) and '://' in checkpoint:
             node['init_cfg'] = None
-
-    _walk_init_cfgs(cfg.model, no_download)
 
     metainfo = dict(classes=CATEGORIES)
     pipeline = [

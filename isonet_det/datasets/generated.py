@@ -5,7 +5,7 @@ import json
 import os.path as osp
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from ..utils import check_new_folder
 
@@ -39,6 +39,14 @@ def stamp_output_dir(out_dir: str, params: dict) -> None:
     """Written last: a folder without it was interrupted and is refused, not reused."""
     with open(osp.join(out_dir, STAMP), 'w') as f:
         json.dump(params, f)
+
+
+def rasterise_polygon(polygon, size: int) -> np.ndarray:
+    """A ``size x size`` bool mask of ``polygon`` (PIL's fill rule: ``[(x, y), ...]`` or
+    ``[x0, y0, x1, y1, ...]``)."""
+    canvas = Image.new('L', (size, size), 0)
+    ImageDraw.Draw(canvas).polygon(polygon, fill=1)
+    return np.asarray(canvas, dtype=bool)
 
 
 def smooth_field(rng: np.random.RandomState, size: int, cells: int) -> np.ndarray:

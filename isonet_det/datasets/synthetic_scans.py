@@ -20,9 +20,9 @@ import os
 import os.path as osp
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from .generated import claim_output_dir, smooth_field, stamp_output_dir
+from .generated import claim_output_dir, rasterise_polygon, smooth_field, stamp_output_dir
 
 CLASSES = ('background', 'lesion')
 
@@ -34,12 +34,6 @@ def _outline(rng, cx: float, cy: float, radius: float, points: int = 40):
         r += rng.uniform(0, 0.35 / k * 2) * np.cos(k * t + rng.uniform(0, 2 * math.pi))
     r = radius * np.clip(r, 0.35, None)
     return [(float(cx + ri * math.cos(ti)), float(cy + ri * math.sin(ti))) for ri, ti in zip(r, t)]
-
-
-def _fill(size: int, polygon) -> np.ndarray:
-    canvas = Image.new('L', (size, size), 0)
-    ImageDraw.Draw(canvas).polygon(polygon, fill=1)
-    return np.asarray(canvas, dtype=bool)
 
 
 def draw_scan(rng, size: int, empty_fraction: float):
@@ -57,14 +51,16 @@ def draw_scan(rng, size: int, empty_fraction: float):
     image[skull] = rng.uniform(170, 210) + 15 * smooth_field(rng, size, 9)[skull]
     for _ in range(rng.randint(1, 3)):  # darker "ventricles": not lesions
         vx, vy = cx + rng.uniform(-0.2, 0.2) * ax, cy + rng.uniform(-0.25, 0.25) * ay
-        ventricle = _fill(size, _outline(rng, vx, vy, rng.uniform(0.05, 0.1) * size)) & head
+        ventricle = rasterise_polygon(_outline(rng, vx, vy,
+                                               rng.uniform(0.05, 0.1) * size), size) & head
         image[ventricle] -= rng.uniform(35, 55)
     mask = np.zeros((size, size), dtype=bool)
     if rng.uniform() >= empty_fraction:
         for _ in range(rng.randint(1, 4)):
             lx = cx + rng.uniform(-0.55, 0.55) * ax
             ly = cy + rng.uniform(-0.55, 0.55) * ay
-            lesion = _fill(size, _outline(rng, lx, ly, rng.uniform(0.04, 0.12) * size)) & head
+            lesion = rasterise_polygon(_outline(rng, lx, ly,
+                                                rng.uniform(0.04, 0.12) * size), size) & head
             contrast = rng.uniform(30, 60) * (1 + 0.3 * smooth_field(rng, size, 7))
             image[lesion] += contrast[lesion]
             mask |= lesion

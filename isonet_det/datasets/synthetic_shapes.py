@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
-from .generated import claim_output_dir, smooth_field, stamp_output_dir
+from .generated import claim_output_dir, rasterise_polygon, smooth_field, stamp_output_dir
 
 CATEGORIES = ('rectangle', 'ellipse', 'triangle')
 
@@ -132,12 +132,6 @@ def _draw_clutter(draw: ImageDraw.ImageDraw, size: int, rng) -> None:
             draw.polygon(pts, fill=colour)
 
 
-def _rasterise(poly: List[float], size: int) -> np.ndarray:
-    canvas = Image.new('L', (size, size), 0)
-    ImageDraw.Draw(canvas).polygon(poly, fill=1)
-    return np.asarray(canvas, dtype=bool)
-
-
 def _draw_split_hard(out_dir: str, split: str, num_images: int, image_size: int, rng) -> Dict:
     os.makedirs(osp.join(out_dir, split), exist_ok=True)
     images, annotations = [], []
@@ -153,7 +147,7 @@ def _draw_split_hard(out_dir: str, split: str, num_images: int, image_size: int,
             label = rng.randint(len(CATEGORIES))
             poly = _polygon(CATEGORIES[label], float(x), float(y), float(w), float(h), rng)
             draw.polygon(poly, fill=tuple(int(c) for c in rng.randint(0, 256, 3)))
-            objects.append((label, _rasterise(poly, image_size)))
+            objects.append((label, rasterise_polygon(poly, image_size)))
         covered = np.zeros((image_size, image_size), dtype=bool)
         for label, full in reversed(objects):  # the last drawn is on top
             visible = full & ~covered

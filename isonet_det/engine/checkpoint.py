@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from ..utils import iter_dicts
 from .checkpoint_reader import CheckpointRefused, read_checkpoint
 from .mmengine_internals import checkpoint_schemes
 
@@ -204,15 +205,8 @@ def checkpoints_of_config(cfg) -> List[str]:
                     f'(--resume {latest}) if you mean to resume from it.')
             paths.append(latest)
 
-    def visit(node):
-        if isinstance(node, dict):
-            if node.get('type') == 'Pretrained' and isinstance(node.get('checkpoint'), str):
-                paths.append(node['checkpoint'])
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, (list, tuple)):
-            for value in node:
-                visit(value)
-
-    visit(cfg.get('model', {}))
+    paths += [
+        node['checkpoint'] for node in iter_dicts(cfg.get('model', {}))
+        if node.get('type') == 'Pretrained' and isinstance(node.get('checkpoint'), str)
+    ]
     return [p for p in paths if '://' not in p]
