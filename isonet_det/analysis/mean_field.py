@@ -24,6 +24,7 @@ form for the piecewise-linear ones and by Gauss-Hermite quadrature for tanh.
 """
 import math
 from functools import lru_cache
+from statistics import NormalDist
 from typing import Tuple
 
 import numpy as np
@@ -42,12 +43,8 @@ def _gauss_hermite(n: int = 201) -> Tuple[np.ndarray, np.ndarray]:
     return x, w / math.sqrt(2 * math.pi)
 
 
-def _normal_cdf(a: float) -> float:
-    return 0.5 * (1.0 + math.erf(a / math.sqrt(2.0)))
-
-
-def _normal_pdf(a: float) -> float:
-    return math.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+_STANDARD_NORMAL = NormalDist()
+_normal_cdf, _normal_pdf = _STANDARD_NORMAL.cdf, _STANDARD_NORMAL.pdf
 
 
 def _check(nonlinearity: str) -> None:

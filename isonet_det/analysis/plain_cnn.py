@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from ..models.initializers import delta_init_, delta_orthogonal_init_
+from ..models.initializers import delta_init_, delta_orthogonal_init_, gaussian_fan_in_init_
 from ..models.layers import SReLU
 
 # name -> (initialiser of the plain 3x3 convs, activation), as in the experiments of He et al.
@@ -59,7 +59,7 @@ class PlainCNN(nn.Module):
             elif scheme == 'delta_orthogonal_tanh':
                 delta_orthogonal_init_(conv.weight, gain=sigma_w)
             else:
-                nn.init.normal_(conv.weight, 0.0, sigma_w / math.sqrt(conv.weight[0].numel()))
+                gaussian_fan_in_init_(conv.weight, sigma_w)
             if mean_field:
                 nn.init.normal_(conv.bias, 0.0, sigma_b)
             layers += [conv, self._activation(width)]

@@ -76,6 +76,13 @@ def haar_orthogonal(rows: int,
 
 
 @torch.no_grad()
+def gaussian_fan_in_init_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Every tap ``N(0, gain^2 / fan_in)``, ``fan_in = C_in/groups * kh * kw``: the Gaussian
+    control of Delta-Orthogonal at the same ``sigma_w = gain`` (Xiao et al. 2018)."""
+    return tensor.normal_(0.0, gain / math.sqrt(tensor[0].numel()))
+
+
+@torch.no_grad()
 def delta_orthogonal_init_(tensor: Tensor,
                            gain: float = 1.0,
                            groups: int = 1,
@@ -170,6 +177,4 @@ class GaussianFanInInit(_MeanFieldInit):
     of Xiao et al. (same ``sigma_w``, ``sigma_b`` as Delta-Orthogonal, same variance map)."""
 
     def init_conv(self, m: nn.Module) -> None:
-        fan_in = m.weight[0].numel()
-        with torch.no_grad():
-            m.weight.normal_(0.0, self.gain / math.sqrt(fan_in))
+        gaussian_fan_in_init_(m.weight, self.gain)
