@@ -1,5 +1,6 @@
-"""``isonet-det-train`` / ``isonet-det-test``: the package's tools/train.py and tools/test.py
-(shipped under ``isonet_det/.mim/tools``) as commands, for an installed package."""
+"""``isonet-det-train`` / ``isonet-det-test`` (or ``python -m isonet_det.cli train|test ...``):
+the package's tools/train.py and tools/test.py, shipped under ``isonet_det/.mim/tools`` (linked
+in a development install, copied in the wheel), as commands."""
 import os.path as osp
 import runpy
 import sys
@@ -20,3 +21,11 @@ def train() -> None:
 
 def test() -> None:
     _run('test.py')
+
+
+if __name__ == '__main__':
+    commands = {'train': train, 'test': test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit('usage: python -m isonet_det.cli {train,test} ARGS...')
+    command = commands[sys.argv.pop(1)]
+    command()

@@ -21,7 +21,7 @@ import time
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
-from isonet_det.analysis import launch, reporting  # noqa: E402
+from isonet_det.experiments import launch, reporting  # noqa: E402
 
 CONFIG = osp.join(ROOT, 'configs', 'classification', 'risonet18_shapes-cls_demo.py')
 DETECTOR = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')

@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
-from isonet_det.analysis import launch, reporting  # noqa: E402
+from isonet_det.experiments import launch, reporting  # noqa: E402
 
 ARMS = {
     'iso_unet': ('ISO-UNet (no norm, SReLU, Delta, reg 1e-4)',

@@ -41,7 +41,7 @@ from functools import partial
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
-from isonet_det.analysis import launch, reporting  # noqa: E402
+from isonet_det.experiments import launch, reporting  # noqa: E402
 
 DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
 STAGES = dict(depth=18, base_channels=32, out_indices=(0, 1, 2, 3), frozen_stages=-1)

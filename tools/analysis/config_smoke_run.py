@@ -5,7 +5,7 @@
 
 Without CONFIG, every config under configs/ but the demo. Each keeps its recipe (optimizer, lr,
 clipping, paramwise policy, regulariser, init) on the generated shapes data; see
-isonet_det/analysis/smoke_run.py for what is replaced. Prints one row per config (seconds per
+isonet_det/experiments/smoke_run.py for what is replaced. Prints one row per config (seconds per
 iteration, mean loss of the first and last 5 iterations, last isometry_reg) and exits 1 if any
 run has a non-finite loss or a loss that did not fall. Each call writes a new folder.
 """
@@ -18,7 +18,7 @@ import traceback
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 import isonet_det  # noqa: E402,F401
-from isonet_det.analysis.smoke_run import make_smoke_data, smoke_run  # noqa: E402
+from isonet_det.experiments.smoke_run import make_smoke_data, smoke_run  # noqa: E402
 from isonet_det.utils import check_new_folder  # noqa: E402
 
 ROOT = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')

@@ -22,7 +22,7 @@ symmetric under x -> -x, and linearly separable, so every arm can fit it in prin
 Learning rate: per arm and depth, a sweep of --sweep-steps steps over --lrs from the same init
 and batches; the lr with the lowest mean loss over the sweep's last 3 steps trains for --steps
 (if that run diverges, or learns and then spikes without recovering, the next best is taken);
-every sweep loss is recorded (isonet_det.analysis.trainability.sweep_and_train).
+every sweep loss is recorded (isonet_det.experiments.trainability.sweep_and_train).
 
 Depths: --depths for every arm, and --deep-depth (2000) for --deep-arms (Delta-Orthogonal + tanh
 at criticality, the claim of Xiao et al.).
@@ -46,11 +46,11 @@ import time
 import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from isonet_det.analysis import reporting  # noqa: E402
 from isonet_det.analysis import PlainCNN, jacobian_singular_values  # noqa: E402
 from isonet_det.analysis import mean_field as mf  # noqa: E402
-from isonet_det.analysis import trainability as tr  # noqa: E402
 from isonet_det.datasets import make_prototypes  # noqa: E402
+from isonet_det.experiments import reporting  # noqa: E402
+from isonet_det.experiments import trainability as tr  # noqa: E402
 from isonet_det.ops import isometry_penalty, orthonormality_penalty  # noqa: E402
 
 # name -> (PlainCNN scheme, sigma_w^2 ('critical' or a number; None: not a mean-field arm),

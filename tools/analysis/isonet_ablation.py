@@ -12,7 +12,7 @@ conv but the stem, as IsometryRegularizerHook). Model: ISONet-<depth> backbone (
 type ``ISONet``, ``base_channels`` wide) -> global average pool -> linear. Task: 10 classes of
 noisy prototype images (isonet_det.datasets.make_prototypes, 32 x 32), 2048 for training, 1024
 held out. SGD momentum 0.9, batch 32, no weight decay; the lr of each arm is chosen by a sweep on
-the first seed (isonet_det.analysis.trainability.sweep_and_train) and used for every seed.
+the first seed (isonet_det.experiments.trainability.sweep_and_train) and used for every seed.
 
 Writes into a new folder (never overwrites): results.json, table.md, curves.png.
 """
@@ -29,9 +29,9 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from isonet_det.analysis import reporting  # noqa: E402
-from isonet_det.analysis import trainability as tr  # noqa: E402
 from isonet_det.datasets import make_prototypes  # noqa: E402
+from isonet_det.experiments import reporting  # noqa: E402
+from isonet_det.experiments import trainability as tr  # noqa: E402
 from isonet_det.models import ISONet  # noqa: E402
 from isonet_det.models.utils import pytorch_default_init  # noqa: E402
 from isonet_det.ops import isometry_penalty  # noqa: E402

@@ -15,8 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Optional, Sequence
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-TRAIN = osp.join(ROOT, 'tools', 'train.py')
+import isonet_det
 
 
 def threads_per_job(jobs: int) -> int:
@@ -27,25 +26,29 @@ def train_in_subprocess(config: str,
                         work_dir: str,
                         jobs: int = 1,
                         name: Optional[str] = None) -> Dict[str, float]:
-    """``tools/train.py config --work-dir work_dir --overwrite`` in a new process (the calling
-    experiment owns ``work_dir``: a run it retrains starts over), its output in
+    """The package's ``tools/train.py config --work-dir work_dir --overwrite`` (``python -m
+    isonet_det.cli train``) in a new process, with this process's ``isonet_det`` first on its
+    path (the calling experiment owns ``work_dir``: a run it retrains starts over), its output in
     ``work_dir/train.log``; with ``jobs > 1`` it gets ``OMP_NUM_THREADS = cores / jobs``.
 
     Returns ``peak_rss_mib`` (the process's maximum resident set) and ``wall_s``. Raises
     ``RuntimeError`` with the log's tail if the run fails.
     """
     env = dict(os.environ)
+    package_parent = osp.dirname(osp.dirname(osp.abspath(isonet_det.__file__)))
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (package_parent, env.get('PYTHONPATH')) if p)
     if jobs > 1:  # N processes share the cores instead of oversubscribing them
         env['OMP_NUM_THREADS'] = str(threads_per_job(jobs))
     log_path = osp.join(work_dir, 'train.log')
     start = time.perf_counter()
     with open(log_path, 'w') as log:
-        proc = subprocess.Popen(
-            [sys.executable, TRAIN, config, '--work-dir', work_dir, '--overwrite'],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env=env)
+        proc = subprocess.Popen([
+            sys.executable, '-m', 'isonet_det.cli', 'train', config, '--work-dir', work_dir,
+            '--overwrite'
+        ],
+                                stdout=log,
+                                stderr=subprocess.STDOUT,
+                                env=env)
         _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         with open(log_path) as f:

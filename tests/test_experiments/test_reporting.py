@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from isonet_det.analysis import reporting
+from isonet_det.experiments import reporting
 
 
 def test_mean_sd_over_seeds():

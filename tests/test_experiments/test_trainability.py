@@ -4,9 +4,9 @@ import torch
 import torch.nn.functional as F
 
 from isonet_det.analysis import PlainCNN
-from isonet_det.analysis.trainability import (accuracy, blew_up, sweep_and_train, tail_mean,
-                                              train_classifier)
 from isonet_det.datasets import make_prototypes
+from isonet_det.experiments.trainability import (accuracy, blew_up, sweep_and_train, tail_mean,
+                                                 train_classifier)
 from isonet_det.ops import isometry_penalty
 
 DATA = make_prototypes(128, 4, num_classes=4, seed=0)
@@ -75,7 +75,7 @@ def test_sweep_picks_the_best_lr_and_falls_back_when_it_diverges():
 def test_sweep_falls_back_to_the_next_lr_when_the_run_blows_up(monkeypatch):
     """The best sweep lr learns and then spikes (blew_up): the next best is trained and kept;
     if every one blows up, the finite run with the lowest final loss is kept, unstable."""
-    import isonet_det.analysis.trainability as tr
+    import isonet_det.experiments.trainability as tr
     spiked = [2.3] * 10 + [0.5] * 10 + [2.2] * 10
     steady = [2.3] * 10 + [1.0] * 20
     curves = {0.1: spiked, 0.01: steady, 0.001: [2.3] * 30}
