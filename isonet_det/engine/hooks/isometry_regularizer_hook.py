@@ -58,8 +58,10 @@ class IsometryRegularizerHook(Hook):
     - a non-finite training loss or regulariser value stops the run (``FloatingPointError``)
       after that iteration, before any checkpoint hook writes or deletes a file.
 
-    Parameters with ``requires_grad=False`` (frozen stages) are never touched. The value is kept
-    on the device and read back only when the logger reports (one transfer per log interval).
+    Parameters with ``requires_grad=False`` (frozen stages) are never touched. Inside the step
+    nothing is read back; after it, one scalar (is this iteration's value finite?) is, next to
+    the loss mmengine already reads back every iteration, and the values reach the logger once
+    per log interval.
 
     Args:
         coeff: gamma of eq. 6 (the reference uses 1e-4; 3e-4 for ISONet-101).
