@@ -46,7 +46,7 @@ def parse_args(argv=None):
         '--trust-checkpoint',
         action='store_true',
         help='load CHECKPOINT (and init_cfg Pretrained ones) with plain torch.load, which runs '
-        'any code they carry: only for files you trust that the weights-only loader refuses')
+        'any code they carry: only for files you trust that the safe checkpoint reader refuses')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):

@@ -64,7 +64,7 @@ def parse_args(argv=None):
         action='store_true',
         help='load the checkpoints this run reads (--resume, load_from, init_cfg Pretrained) '
         'with plain torch.load, which runs any code they carry: only for files you trust that '
-        'the weights-only loader refuses')
+        'the safe checkpoint reader refuses')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
