@@ -101,14 +101,20 @@ def load_checkpoint_url(url: str,
     from torch.hub import HASH_REGEX, download_url_to_file, get_dir
     model_dir = model_dir or osp.join(get_dir(), 'checkpoints')
     cached = osp.join(model_dir, osp.basename(urlparse(url).path))
-    rank, world_size = get_dist_info()
-    for turn in ((0, 1) if world_size > 1 else (0, )):
-        if (rank == 0) == (turn == 0) and not osp.exists(cached):
+
+    def fetch():
+        if not osp.exists(cached):
             os.makedirs(model_dir, exist_ok=True)
             found = HASH_REGEX.search(osp.basename(cached))
             download_url_to_file(url, cached, found.group(1) if found else None, progress=False)
-        if world_size > 1 and turn == 0:
-            barrier()
+
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        fetch()
+    if world_size > 1:  # the others after rank 0 (their own cache when it is node-local)
+        barrier()
+        if rank > 0:
+            fetch()
     return load_checkpoint_file(cached, map_location, trusted_as=(url, ) + tuple(trusted_as))
 
 

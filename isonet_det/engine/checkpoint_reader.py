@@ -650,8 +650,7 @@ def _read_zip(zf: zipfile.ZipFile, restore: Callable, budget: _Budget):
         storages[key] = _storage_from_bytes(zf.read(info), kind.dtype, location, restore)
         return storages[key]
 
-    with zf.open(pickles[0]) as stream:
-        return _unpickle(io.BytesIO(stream.read()), persistent_load, budget)
+    return _unpickle(io.BytesIO(zf.read(pickles[0])), persistent_load, budget)
 
 
 def _read_legacy(stream: io.BytesIO, size: int, restore: Callable, budget: _Budget):
@@ -668,15 +667,19 @@ def _read_legacy(stream: io.BytesIO, size: int, restore: Callable, budget: _Budg
         'the legacy file was not written on a little-endian machine')
     start = stream.tell()
     declared: Dict[str, Tuple[torch.dtype, str, int]] = {}
+    declared_bytes = 0
 
     def declare(pid):
+        nonlocal declared_bytes
         _, kind, key, location, numel, view = _storage_id(pid, 6)
         _check(view is None, 'legacy storage views are not supported')
         entry = (kind.dtype, location, numel)
-        _check(declared.setdefault(key, entry) == entry, f'storage {key} declared twice')
-        _check(
-            sum(n * _element_size(d) for d, _, n in declared.values()) <= size,
-            'the storages declared are larger than the file')
+        if key in declared:  # a storage shared by several tensors
+            _check(declared[key] == entry, f'storage {key} declared twice')
+        else:
+            declared[key] = entry
+            declared_bytes += numel * _element_size(kind.dtype)
+            _check(declared_bytes <= size, 'the storages declared are larger than the file')
         return _Storage(None, kind.dtype, numel)
 
     _unpickle(stream, declare, _Budget(budget.left))
