@@ -12,15 +12,22 @@ Jacobian is
     chi_1 = sigma_w^2 E_z[phi'(sqrt(q*) z)^2]                          (eq. 3 / Xiao eq. 2.4)
 
 and ``chi_1 = 1`` is the critical line (order to chaos) on which signals propagate through
-arbitrarily many layers. The depth scales are ``xi_q = -1 / log(chi_1 + sigma_w^2
-E[phi''(sqrt(q*) z) phi(sqrt(q*) z)])`` (eq. 6), over which ``q`` approaches ``q*``, and ``xi_c =
--1 / log(chi_{c*})`` (eq. 9), over which the correlation of two inputs approaches its fixed point
-``c*`` (infinite on the critical line); Schoenholz et al. find networks trainable up to about
-``6 xi_c`` layers.
+arbitrarily many layers. The depth scales are ``xi_q = -1 / log(V'(q*))`` with
+
+    V'(q*) = chi_1 + sigma_w^2 E[phi''(sqrt(q*) z) phi(sqrt(q*) z)]        (eq. 6)
+
+over which ``q`` approaches ``q*``, and ``xi_c = -1 / log(chi_c)`` with ``chi_c = C'(c*) =
+sigma_w^2 E[phi'(u_1) phi'(u_2)]`` at the fixed point ``c*`` of the correlation map ``C(c) =
+(sigma_w^2 E[phi(u_1) phi(u_2)] + sigma_b^2) / q*`` (eq. 5, 9), over which the correlation of two
+inputs approaches ``c*``. In the ordered phase (``chi_1 < 1``) ``c* = 1`` and ``chi_c = chi_1``;
+in the chaotic one ``c* < 1`` is the root of ``C(c) = c`` below 1; on the critical line ``xi_c``
+is infinite. Schoenholz et al. find networks trainable up to about ``6 xi_c`` layers.
 
 Nonlinearities: ``'tanh'``, ``'relu'`` and ``'srelu'`` (``max(x, b)`` with threshold
 ``threshold``, the ISONet activation; ReLU is ``threshold=0``). Expectations are taken in closed
-form for the piecewise-linear ones and by Gauss-Hermite quadrature for tanh.
+form for the piecewise-linear ones and by Gauss-Hermite quadrature for tanh. For SReLU the kink
+at the threshold is a delta in ``phi''`` (``phi'`` jumps from 0 to 1 at ``b``), so ``E[phi''
+phi] = b p(b)`` with ``p`` the density of ``sqrt(q) z``: negative for ``b < 0``, zero for ReLU.
 """
 import math
 from functools import lru_cache
@@ -28,9 +35,12 @@ from statistics import NormalDist
 from typing import Tuple
 
 import numpy as np
+from scipy.integrate import quad
+from scipy.optimize import brentq
 
 __all__ = [
-    'variance_map', 'fixed_point_q', 'chi_1', 'depth_scales', 'critical_sigma_w', 'NONLINEARITIES'
+    'variance_map', 'fixed_point_q', 'chi_1', 'correlation_map', 'fixed_point_c', 'depth_scales',
+    'critical_sigma_w', 'NONLINEARITIES'
 ]
 
 NONLINEARITIES = ('tanh', 'relu', 'srelu')
@@ -66,7 +76,9 @@ def _moments(q: float, nonlinearity: str, threshold: float) -> Tuple[float, floa
     a = b / math.sqrt(q)  # phi = max(sqrt(q) z, b): linear above z = a, constant b below
     above = 1.0 - _normal_cdf(a)
     second = q * (a * _normal_pdf(a) + above) + b * b * _normal_cdf(a)
-    return second, above, 0.0  # phi'' = 0 almost everywhere
+    # phi'' = delta(u - b): E[phi'' phi] = phi(b) p(b), p(b) = pdf(a) / sqrt(q)
+    kink = b * _normal_pdf(a) / math.sqrt(q)
+    return second, above, kink
 
 
 def variance_map(q: float,
@@ -87,7 +99,7 @@ def fixed_point_q(sigma_w: float,
                   tol: float = 1e-14) -> float:
     """The stable fixed point ``q* = V(q*)``: ``inf`` if the variance grows without bound.
 
-    Found by bisection where ``V(q) - q`` (``>= 0`` at 0) first turns negative; with
+    Found by Brent's method where ``V(q) - q`` (``>= 0`` at 0) first turns negative; with
     ``sigma_b = 0`` and a map that contracts at 0 (tanh with ``sigma_w <= 1``) it is 0, and for
     ``sigma_w > 1`` the stable point above the unstable ``q = 0``.
     """
@@ -105,13 +117,7 @@ def fixed_point_q(sigma_w: float,
     while probe < q_max and excess(probe) > 0:
         lo, probe = probe, probe * 2.0
     hi = min(probe, q_max)
-    while hi - lo > tol * max(1.0, hi):
-        mid = 0.5 * (lo + hi)
-        if excess(mid) > 0:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
+    return brentq(excess, lo, hi, xtol=tol * max(1.0, hi), rtol=1e-15)
 
 
 def chi_1(sigma_w: float,
@@ -130,46 +136,99 @@ def chi_1(sigma_w: float,
 def _correlation_terms(c: float, q: float, sigma_w: float, nonlinearity: str,
                        threshold: float) -> Tuple[float, float]:
     """``(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)])`` for ``u1, u2`` of variance ``q`` and
-    correlation ``c`` (2-D Gauss-Hermite)."""
-    x, w = _gauss_hermite(81)
-    z1, z2 = np.meshgrid(x, x, indexing='ij')
-    ww = np.outer(w, w)
+    correlation ``c``, with ``u2 = sqrt(q) (c z1 + r z2)``, ``r = sqrt(1 - c^2)``.
+
+    tanh: 2-D Gauss-Hermite. ``max(u, b)``: the ``z2`` expectation in closed form,
+    ``E[max(m + sd z2, b)] = b + (m - b) Phi(d) + sd pdf(d)`` with ``d = (m - b) / sd``, and
+    ``P(u2 > b) = Phi((sqrt(q) c z1 - b) / (sqrt(q) r))``; the ``z1`` integral by adaptive
+    quadrature split at the kink ``z1 = b / sqrt(q)`` (quadrature across a kink is inaccurate).
+    """
     s = math.sqrt(q)
-    u1 = s * z1
-    u2 = s * (c * z1 + math.sqrt(max(0.0, 1.0 - c * c)) * z2)
+    r = math.sqrt(max(0.0, 1.0 - c * c))
     if nonlinearity == 'tanh':
-        f1, f2 = np.tanh(u1), np.tanh(u2)
+        x, w = _gauss_hermite(81)
+        z1, z2 = np.meshgrid(x, x, indexing='ij')
+        ww = np.outer(w, w)
+        f1, f2 = np.tanh(s * z1), np.tanh(s * (c * z1 + r * z2))
         d1, d2 = 1 - f1 * f1, 1 - f2 * f2
-    else:
-        b = 0.0 if nonlinearity == 'relu' else threshold
-        f1, f2 = np.maximum(u1, b), np.maximum(u2, b)
-        d1, d2 = (u1 > b).astype(float), (u2 > b).astype(float)
-    return float((ww * f1 * f2).sum()), float((ww * d1 * d2).sum())
+        return float((ww * f1 * f2).sum()), float((ww * d1 * d2).sum())
+    b = 0.0 if nonlinearity == 'relu' else threshold
+    a = b / s
+    sd = s * r
+
+    def phi2_given(z1):  # E[phi(u2) | z1]
+        m = s * c * z1
+        if sd < 1e-300:
+            return max(m, b)
+        d = (m - b) / sd
+        return b + (m - b) * _normal_cdf(d) + sd * _normal_pdf(d)
+
+    def step2_given(z1):  # P(u2 > b | z1)
+        m = s * c * z1
+        return float(m > b) if sd < 1e-300 else _normal_cdf((m - b) / sd)
+
+    below = quad(lambda z: _normal_pdf(z) * b * phi2_given(z), -np.inf, a, epsabs=1e-13)[0]
+    above = quad(lambda z: _normal_pdf(z) * s * z * phi2_given(z), a, np.inf, epsabs=1e-13)[0]
+    both_step = quad(lambda z: _normal_pdf(z) * step2_given(z), a, np.inf, epsabs=1e-13)[0]
+    return below + above, both_step
+
+
+def correlation_map(c: float,
+                    sigma_w: float,
+                    sigma_b: float,
+                    nonlinearity: str = 'tanh',
+                    threshold: float = -1.0,
+                    q_star: float = None) -> float:
+    """``C(c) = (sigma_w^2 E[phi(u_1) phi(u_2)] + sigma_b^2) / q*`` for ``u_1, u_2`` of variance
+    ``q*`` and correlation ``c`` (Schoenholz et al. eq. 5); ``C(1) = 1``."""
+    _check(nonlinearity)
+    if q_star is None:
+        q_star = fixed_point_q(sigma_w, sigma_b, nonlinearity, threshold)
+    both = _correlation_terms(c, q_star, sigma_w, nonlinearity, threshold)[0]
+    return (sigma_w**2 * both + sigma_b**2) / q_star
+
+
+def fixed_point_c(sigma_w: float,
+                  sigma_b: float,
+                  nonlinearity: str = 'tanh',
+                  threshold: float = -1.0) -> Tuple[float, float]:
+    """``(c*, chi_c)``: the stable fixed point of the correlation map and its slope there.
+
+    Ordered phase or critical line (``chi_1 <= 1``): ``c* = 1``, ``chi_c = chi_1``. Chaotic phase:
+    ``C(c) - c`` is ``>= 0`` at ``c = 0`` and ``< 0`` just below 1 (slope ``chi_1 > 1`` there), so
+    ``c*`` is its root in between (Brent's method); ``chi_c = sigma_w^2 E[phi'(u_1) phi'(u_2)]``.
+    """
+    _check(nonlinearity)
+    q = fixed_point_q(sigma_w, sigma_b, nonlinearity, threshold)
+    chi = chi_1(sigma_w, sigma_b, nonlinearity, threshold, q)
+    if math.isinf(q) or q == 0.0 or chi <= 1.0:
+        return 1.0, chi
+
+    def excess(c):
+        return correlation_map(c, sigma_w, sigma_b, nonlinearity, threshold, q) - c
+
+    hi = next((1.0 - eps for eps in (1e-2, 1e-4, 1e-6, 1e-8) if excess(1.0 - eps) < 0), None)
+    if hi is None or excess(0.0) < 0:  # too close to the critical line to resolve c* < 1
+        return 1.0, chi
+    c = brentq(excess, 0.0, hi, xtol=1e-14, rtol=1e-14)
+    return c, sigma_w**2 * _correlation_terms(c, q, sigma_w, nonlinearity, threshold)[1]
 
 
 def depth_scales(sigma_w: float,
                  sigma_b: float,
                  nonlinearity: str = 'tanh',
                  threshold: float = -1.0) -> Tuple[float, float]:
-    """``(xi_q, xi_c)``: the depth scales of the variance and the correlation (Schoenholz et al.
-    eq. 6 and 9); ``inf`` where the corresponding rate is 1 (``xi_c`` on the critical line)."""
+    """``(xi_q, xi_c) = (-1 / log V'(q*), -1 / log chi_c)``: the depth scales of the variance and
+    the correlation (Schoenholz et al. eq. 6 and 9); ``inf`` where the rate is 1 (``xi_c`` on the
+    critical line). ``V'(q*)`` includes the SReLU kink's term (module docstring)."""
     q = fixed_point_q(sigma_w, sigma_b, nonlinearity, threshold)
     if math.isinf(q) or q == 0.0:
         chi = chi_1(sigma_w, sigma_b, nonlinearity, threshold, q)
         xi = math.inf if chi == 1.0 or math.isinf(chi) else -1.0 / math.log(chi)
         return xi, xi
-    second, deriv2, curv = _moments(q, nonlinearity, threshold)
-    rate_q = sigma_w**2 * deriv2 + sigma_w**2 * curv
-    # the correlation map's fixed point c*: 1 in the ordered phase, below 1 in the chaotic one
-    c = 0.5
-    for _ in range(2000):
-        c_next = min(1.0,
-                     (sigma_w**2 * _correlation_terms(c, q, sigma_w, nonlinearity, threshold)[0] +
-                      sigma_b**2) / q)
-        if abs(c_next - c) < 1e-12:
-            break
-        c = c_next
-    rate_c = sigma_w**2 * _correlation_terms(c, q, sigma_w, nonlinearity, threshold)[1]
+    _, deriv2, curv = _moments(q, nonlinearity, threshold)
+    rate_q = sigma_w**2 * (deriv2 + curv)
+    rate_c = fixed_point_c(sigma_w, sigma_b, nonlinearity, threshold)[1]
 
     def scale(rate):
         return math.inf if abs(rate - 1.0) < 1e-12 or rate <= 0 else -1.0 / math.log(abs(rate))
@@ -188,7 +247,7 @@ def critical_sigma_w(sigma_b: float,
     - ReLU: the single point ``sigma_w^2 = 2, sigma_b = 0`` (every ``q`` is then a fixed point:
       ``q*`` is returned as ``nan``); no critical point with ``sigma_b > 0``.
     - SReLU ``max(x, b)``: ``chi_1 = sigma_w^2 P(z > b / sqrt(q*))``, solved for ``sigma_w`` by
-      bisection; near ``q* = 0`` SReLU is the identity, so ``sigma_w -> 1`` as ``sigma_b -> 0``.
+      Brent's method; near ``q* = 0`` SReLU is the identity, so ``sigma_w -> 1`` as ``sigma_b -> 0``.
     """
     _check(nonlinearity)
     if sigma_b < 0:
@@ -210,13 +269,5 @@ def critical_sigma_w(sigma_b: float,
         lo, hi = hi, hi * 1.25
         if hi > 10:
             raise ValueError(f'no critical sigma_w found for sigma_b={sigma_b}, {nonlinearity}')
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if gap(mid) < 0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-13:
-            break
-    sigma_w = 0.5 * (lo + hi)
+    sigma_w = brentq(gap, lo, hi, xtol=1e-14, rtol=1e-15)
     return sigma_w, fixed_point_q(sigma_w, sigma_b, nonlinearity, threshold)

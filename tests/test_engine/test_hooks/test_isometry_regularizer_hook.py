@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 from reference_math import direct_orthonormality, direct_penalty
 
 from isonet_det.engine import IsometryRegularizerHook
-from isonet_det.models import RISONet
+from isonet_det.models import RISONet, delta_orthogonal_init_
 
 COEFF = 0.01
 SGD = dict(lr=0.01, momentum=0.9, weight_decay=1e-3)
@@ -595,3 +595,35 @@ def test_hook_and_srelu_resolve_from_every_openmmlab_scope(scope):
     for backbone in ('RISONet', 'ISONet'):  # plain type= names in every scope's configs
         assert registry.MODELS.build(dict(type=backbone, depth=18)).depth == 18
     assert registry.WEIGHT_INITIALIZERS.get('Delta') is not None
+
+
+@pytest.mark.parametrize('weight_decay,coeff', [(1e-4, 1e-4), (5e-4, 1e-3), (2e-4, 1e-3)])
+def test_weight_decay_and_regulariser_settle_at_their_equilibrium(weight_decay, coeff):
+    """For a scaled orthogonal kernel W = a Q, wd/2 ||W||^2 + coeff/2 ||W W^T - I||^2 is smallest
+    at a^2 = 1 - wd / (2 coeff) (0.5 at the reference's wd = coeff = 1e-4; without the regulariser
+    weight decay alone takes a to 0). Under SGD with momentum and weight decay (the
+    configs' optimizer) and the hook, a Delta-Orthogonal kernel goes there and stays orthogonal."""
+    conv = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+    delta_orthogonal_init_(conv.weight)
+    model = nn.Sequential(nn.Conv2d(3, 8, 1), conv)  # a stem (skipped) and the regularised conv
+    model.loss = lambda x: 0.0 * model(x).sum()  # only weight decay and the regulariser act
+    lr = 2.0  # lr * coeff sets the rate, not the equilibrium
+    wrapper = OptimWrapper(
+        torch.optim.SGD(conv.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay))
+    hook = IsometryRegularizerHook(coeff=coeff, module=None)
+    runner = FakeRunner(model, wrapper)
+    steps = 4000
+    wrapper.initialize_count_status(model, 0, steps)
+    hook.before_train(runner)
+    x = torch.randn(1, 3, 3, 3)
+    assert hook.select_convs(model) == [conv]
+    for i in range(steps):
+        hook.before_train_iter(runner, i)
+        wrapper.update_params(model.loss(x))
+    hook.after_train(runner)
+    expected = 1 - weight_decay / (2 * coeff)
+    centre = conv.weight.detach()[:, :, 1, 1]
+    a2 = centre.pow(2).sum().item() / 8
+    assert a2 == pytest.approx(expected, abs=2e-3)
+    torch.testing.assert_close(centre @ centre.T, a2 * torch.eye(8), atol=1e-5, rtol=0)
+    assert conv.weight.detach()[:, :, [0, 0, 2, 2], [0, 2, 0, 2]].abs().max() < 1e-5
