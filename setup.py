@@ -69,6 +69,8 @@ if __name__ == '__main__':
             'setuptools<81',
             'pycocotools>=2.0.7',
             'numpy',
+            # the mean-field root finders and integrals (isonet_det.analysis.mean_field)
+            'scipy',
         ],
         extras_require={
             'tests': ['pytest>=7', 'flake8==5.0.4', 'isort==5.11.5', 'yapf==0.32.0', 'build'],

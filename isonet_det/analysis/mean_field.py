@@ -247,7 +247,8 @@ def critical_sigma_w(sigma_b: float,
     - ReLU: the single point ``sigma_w^2 = 2, sigma_b = 0`` (every ``q`` is then a fixed point:
       ``q*`` is returned as ``nan``); no critical point with ``sigma_b > 0``.
     - SReLU ``max(x, b)``: ``chi_1 = sigma_w^2 P(z > b / sqrt(q*))``, solved for ``sigma_w`` by
-      Brent's method; near ``q* = 0`` SReLU is the identity, so ``sigma_w -> 1`` as ``sigma_b -> 0``.
+      Brent's method; near ``q* = 0`` SReLU is the identity, so ``sigma_w -> 1`` as
+      ``sigma_b -> 0``.
     """
     _check(nonlinearity)
     if sigma_b < 0:

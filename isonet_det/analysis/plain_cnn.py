@@ -62,8 +62,7 @@ class PlainCNN(nn.Module):
             in_channels, width, 3, padding=1, bias=False, padding_mode=padding_mode)
         layers = []
         for _ in range(depth):
-            conv = nn.Conv2d(
-                width, width, 3, padding=1, bias=mean_field, padding_mode=padding_mode)
+            conv = nn.Conv2d(width, width, 3, padding=1, bias=mean_field, padding_mode=padding_mode)
             if scheme == 'kaiming_relu':
                 nn.init.kaiming_normal_(conv.weight, nonlinearity='relu')
             elif scheme == 'delta_srelu':
@@ -103,6 +102,10 @@ class PlainCNN(nn.Module):
     def features(self, x):
         return self.body(self.stem_act(self.stem(x)))
 
-    def forward(self, x):
+    def head_input(self, x):
+        """What the head reads: the body output, flattened or averaged over space."""
         x = self.features(x)
-        return self.head(x.flatten(1) if self.flatten else x.mean(dim=(2, 3)))
+        return x.flatten(1) if self.flatten else x.mean(dim=(2, 3))
+
+    def forward(self, x):
+        return self.head(self.head_input(x))

@@ -1,15 +1,18 @@
 """Short classifier training runs with a per-run learning-rate sweep, for the trainability
 experiments (``tools/analysis/depth_trainability.py``, ``tools/analysis/isonet_ablation.py``).
 
-A model here is any ``nn.Module`` mapping images to logits with a ``body_convs()`` method (the
-convs a regulariser acts on).
+A model here is any ``nn.Module`` mapping images to logits with a ``head`` (the last layer) and a
+``body_convs()`` method (the convs a regulariser acts on, whose movement is reported).
 """
+import copy
 import math
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ..analysis.layer_report import orthogonality_error
 
 Data = Tuple[torch.Tensor, torch.Tensor]
 
@@ -28,6 +31,20 @@ def blew_up(losses: Sequence[float], margin: float = 0.5, window: int = 10) -> b
     return tail_mean(losses, window) > best + margin
 
 
+def relative_change(now: Sequence[torch.Tensor], initial: Sequence[torch.Tensor]) -> float:
+    """``||W - W_0||_F / ||W_0||_F`` over all the tensors together (``nan`` if there are none):
+    how far a body moved from its init."""
+    if not initial:
+        return float('nan')
+    moved = sum((a.detach() - b).pow(2).sum() for a, b in zip(now, initial))
+    return float((moved / sum(b.pow(2).sum() for b in initial)).sqrt())
+
+
+def orthogonality_errors(convs: Sequence[nn.Conv2d]) -> List[float]:
+    """Per conv, ``||Conv(A, A) - delta||_F / ||delta||_F`` (the isometry report's column)."""
+    return [orthogonality_error(c) for c in convs]
+
+
 def train_classifier(model: nn.Module,
                      data: Data,
                      lr: float,
@@ -36,17 +53,27 @@ def train_classifier(model: nn.Module,
                      coeff: float = 0.0,
                      batch_size: int = 32,
                      weight_decay: float = 0.0,
-                     seed: int = 0) -> Dict:
+                     seed: int = 0,
+                     head_only: bool = False,
+                     track_every: int = 0) -> Dict:
     """SGD (momentum 0.9) on ``cross_entropy + coeff * regulariser(model.body_convs())``.
 
     Batches are drawn with a generator seeded by ``seed``, so runs with the same seed see the same
     batches. Weight decay applies to weight matrices/kernels only (not biases or SReLU
-    thresholds). Stops at the first non-finite loss. Returns ``dict(losses, accuracies,
-    diverged)`` (per step, training batch).
+    thresholds). ``head_only``: only ``model.head`` trains, everything before it stays at its init
+    (the frozen-body baseline). Stops at the first non-finite loss. Returns ``dict(losses,
+    accuracies, diverged)`` (per step, training batch), ``body_change`` (:func:`relative_change`
+    of the body convs' weights) and, with ``track_every > 0``, ``orthogonality``: ``[step,
+    [error per body conv]]`` at step 0, every ``track_every`` steps and at the end.
     """
-    convs = model.body_convs() if regulariser is not None else []
-    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
-    rest = [p for n, p in model.named_parameters() if p.dim() <= 1]
+    body = model.body_convs()
+    convs = body if regulariser is not None else []
+    initial = [c.weight.detach().clone() for c in body]
+    trained = list(model.head.parameters()) if head_only else list(model.parameters())
+    chosen = {id(p) for p in trained}
+    named = [(n, p) for n, p in model.named_parameters() if id(p) in chosen]
+    decay = [p for n, p in named if p.dim() > 1]
+    rest = [p for n, p in named if p.dim() <= 1]
     opt = torch.optim.SGD(
         [dict(params=decay, weight_decay=weight_decay),
          dict(params=rest, weight_decay=0.0)],
@@ -56,20 +83,95 @@ def train_classifier(model: nn.Module,
     g = torch.Generator().manual_seed(seed + 1)
     losses: List[float] = []
     accs: List[float] = []
+    tracked = []
     model.train()
-    for _ in range(steps):
+
+    def result(diverged):
+        out = dict(
+            losses=losses,
+            accuracies=accs,
+            diverged=diverged,
+            body_change=relative_change([c.weight for c in body], initial))
+        if track_every > 0:
+            if not diverged and tracked[-1][0] != len(losses):
+                tracked.append([len(losses), orthogonality_errors(body)])
+            out['orthogonality'] = tracked
+        return out
+
+    for step in range(steps):
+        if track_every > 0 and step % track_every == 0:
+            tracked.append([step, orthogonality_errors(body)])
         idx = torch.randint(len(images), (batch_size, ), generator=g)
         logits = model(images[idx])
         loss = F.cross_entropy(logits, labels[idx])
         total = loss + coeff * regulariser(convs) if regulariser is not None else loss
         if not math.isfinite(total.item()):
-            return dict(losses=losses, accuracies=accs, diverged=True)
+            return result(diverged=True)
         opt.zero_grad()
         total.backward()
         opt.step()
         losses.append(loss.item())
         accs.append((logits.argmax(1) == labels[idx]).float().mean().item())
-    return dict(losses=losses, accuracies=accs, diverged=False)
+    return result(diverged=False)
+
+
+class LinearProbe(nn.Module):
+    """The raw-input baseline: ``logits = W flatten(x) + b`` (no body)."""
+
+    def __init__(self, in_features: int, num_classes: int):
+        super().__init__()
+        self.head = nn.Linear(in_features, num_classes)
+
+    def body_convs(self) -> List[nn.Conv2d]:
+        return []
+
+    def forward(self, x):
+        return self.head(x.flatten(1))
+
+
+class FrozenBody(nn.Module):
+    """The frozen-body baseline, computed once: ``forward(index) = head(features[index])``.
+
+    ``features`` are a model's head inputs (``model.head_input``) for every image of a table,
+    taken at init; training this module on ``(indices, labels)`` is training the model with
+    everything but its head frozen (the models here have no dropout or batch statistics), at the
+    cost of a linear model. See :func:`frozen_body_factory`.
+    """
+
+    def __init__(self, features: torch.Tensor, head: nn.Module):
+        super().__init__()
+        self.register_buffer('features', features)
+        self.head = head
+
+    def body_convs(self) -> List[nn.Conv2d]:
+        return []
+
+    def forward(self, index):
+        return self.head(self.features[index])
+
+
+def frozen_body_factory(make_model: Callable[[int], nn.Module],
+                        images: torch.Tensor,
+                        batch_size: int = 256) -> Callable[[int], FrozenBody]:
+    """``make(seed)`` for :func:`sweep_and_train`: a :class:`FrozenBody` of ``make_model(seed)``
+    over ``images`` (the head inputs computed once per seed, a fresh copy of the model's initial
+    head each call). Train it on ``(torch.arange(n), labels)`` for the first ``n`` images."""
+    cache = {}
+
+    def make(seed):
+        if seed not in cache:
+            model = make_model(seed)
+            model.eval()
+            with torch.no_grad():
+                features = torch.cat([
+                    model.head_input(images[i:i + batch_size])
+                    for i in range(0, len(images), batch_size)
+                ])
+            cache[seed] = (features, model.head)
+        features, head = cache[seed]
+        return FrozenBody(features, copy.deepcopy(head))
+
+    return make
 
 
 @torch.no_grad()
@@ -82,42 +184,74 @@ def accuracy(model: nn.Module, data: Data, batch_size: int = 256) -> float:
     return float(correct) / len(images)
 
 
-def sweep_and_train(make_model: Callable[[], nn.Module], data: Data, lrs: Sequence[float],
-                    sweep_steps: int, steps: int, **train_kwargs) -> Dict:
-    """Choose the learning rate by a sweep, then train with it.
+def sweep_and_train(make_model: Callable[[int], nn.Module],
+                    data: Data,
+                    lrs: Sequence[float],
+                    sweep_steps: int,
+                    steps: int,
+                    sweep_seeds: Optional[Sequence[int]] = None,
+                    max_extensions: int = 3,
+                    **train_kwargs) -> Dict:
+    """Choose the learning rate by a sweep on seeds other than the reported one, then train.
 
-    Every lr of ``lrs`` trains a fresh ``make_model()`` (which must seed itself: the same init
-    for every lr) for ``sweep_steps``; the lr with the lowest mean loss over the last 3 sweep
-    steps trains a fresh model for ``steps``. If that run diverges (non-finite loss) or
-    :func:`blew_up`, the next best lr is tried; if every one does, the finite run with the lowest
-    final loss is kept, marked ``unstable`` (if none is finite, the last one tried). Returns the
-    run's ``losses``, ``accuracies``, ``diverged`` (no finite run), ``unstable``, ``lr``,
-    ``sweep`` (lr -> mean loss, ``inf`` where it diverged), ``tried`` (lrs in the order tried),
-    and the trained ``model``.
+    ``make_model(seed)`` builds a fresh model seeded by ``seed`` (the same init for every lr).
+    Every lr trains ``make_model(s)`` for ``sweep_steps`` on each of ``sweep_seeds`` (default:
+    ``seed + 1000`` and ``seed + 2000``, other inits and batches than the reported run's); its
+    score is the mean over those seeds of the last 3 steps' loss (``inf`` if any diverged). While
+    the best lr is the smallest or the largest of the grid, the grid extends by a factor 10 that
+    way (at most ``max_extensions`` times), so the choice is interior: a tried lr on each side.
+    The lr with the best score trains ``make_model(seed)`` for ``steps``. If that run diverges
+    (non-finite loss) or :func:`blew_up`, the next best lr is tried; if every one does, the finite
+    run with the lowest final loss is kept, marked ``unstable`` (if none is finite, the smallest
+    lr's run, ``diverged``). Returns the run's ``losses``, ``accuracies``, ``body_change``,
+    ``diverged``, ``unstable``, ``lr``, ``sweep`` (lr -> score), ``interior``, ``tried`` (lrs in
+    the order tried) and the trained ``model``.
     """
-    sweep = {}
-    for lr in lrs:
-        run = train_classifier(make_model(), data, lr, sweep_steps, **train_kwargs)
-        sweep[lr] = float('inf') if run['diverged'] else tail_mean(run['losses'], 3)
-    ranked = [lr for v, lr in sorted((v, lr) for lr, v in sweep.items() if math.isfinite(v))]
-    tried, finite = [], []
+    seed = train_kwargs.pop('seed', 0)
+    sweep_seeds = tuple(sweep_seeds) if sweep_seeds is not None else (seed + 1000, seed + 2000)
+    kwargs = {k: v for k, v in train_kwargs.items() if k != 'track_every'}
+    sweep: Dict[float, float] = {}
+    grid = sorted(set(lrs))
+    for extension in range(max_extensions + 1):
+        for lr in grid:
+            if lr not in sweep:
+                scores = [
+                    train_classifier(make_model(s), data, lr, sweep_steps, seed=s, **kwargs)
+                    for s in sweep_seeds
+                ]
+                sweep[lr] = (
+                    float('inf') if any(
+                        r['diverged']
+                        for r in scores) else sum(tail_mean(r['losses'], 3)
+                                                  for r in scores) / len(scores))
+        finite = [lr for lr in grid if math.isfinite(sweep[lr])]
+        best = min(finite, key=sweep.get) if finite else None
+        if best is not None and grid[0] < best < grid[-1]:
+            break
+        if extension < max_extensions:
+            grid.append(best * 10 if best == grid[-1] else grid[0] / 10)
+            grid.sort()
+    interior = best is not None and grid[0] < best < grid[-1]
+    ranked = sorted(finite, key=sweep.get)
+    tried, kept = [], []
     for lr in ranked:
-        model = make_model()
-        run = dict(train_classifier(model, data, lr, steps, **train_kwargs), lr=lr, model=model)
+        model = make_model(seed)
+        run = dict(
+            train_classifier(model, data, lr, steps, seed=seed, **train_kwargs), lr=lr, model=model)
         tried.append(lr)
         if not run['diverged']:
             run['unstable'] = blew_up(run['losses'])
-            finite.append(run)
+            kept.append(run)
             if not run['unstable']:
                 break
-    if finite:
-        run = min(finite, key=lambda r: (r['unstable'], tail_mean(r['losses'])))
+    if kept:
+        run = min(kept, key=lambda r: (r['unstable'], tail_mean(r['losses'])))
     elif not tried:  # every sweep run diverged: train the smallest lr, to show its curve
-        model = make_model()
+        model = make_model(seed)
         run = dict(
-            train_classifier(model, data, min(lrs), steps, **train_kwargs),
-            lr=min(lrs),
+            train_classifier(model, data, grid[0], steps, seed=seed, **train_kwargs),
+            lr=grid[0],
             model=model)
     run.setdefault('unstable', run['diverged'])
-    run.update(sweep=sweep, tried=tried)
+    run.update(sweep=sweep, tried=tried, interior=interior)
     return run

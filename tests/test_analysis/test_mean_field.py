@@ -1,7 +1,6 @@
 """Mean-field signal propagation against the papers' known points and its own definitions."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -79,10 +78,9 @@ def central_difference(f, x, h):
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
-@pytest.mark.parametrize('nonlinearity,sigma_w2,sigma_b', [('tanh', 1.69, 0.1), ('tanh', 0.64, 0.3),
-                                                           ('srelu', 1.2, 0.1),
-                                                           ('srelu', 1.21, 0.2),
-                                                           ('relu', 1.44, 0.5)])
+@pytest.mark.parametrize('nonlinearity,sigma_w2,sigma_b',
+                         [('tanh', 1.69, 0.1), ('tanh', 0.64, 0.3), ('srelu', 1.2, 0.1),
+                          ('srelu', 1.21, 0.2), ('relu', 1.44, 0.5)])
 def test_variance_depth_scale_is_the_slope_of_the_variance_map(nonlinearity, sigma_w2, sigma_b):
     """xi_q = -1 / log V'(q*); for SReLU V' includes the kink's term b p(b) (at sigma_w^2 = 1.2,
     sigma_b = 0.1, threshold -1 the slope is 0.787, xi_q 4.16: it used to be -15.9)."""
@@ -100,7 +98,9 @@ def test_relu_correlation_map_is_the_arc_cosine_kernel():
     for c in (0.0, 0.3, 0.9, -0.5):
         t = math.acos(c)
         expected = (math.sin(t) + (math.pi - t) * c) / (2 * math.pi)
-        assert correlation_map(c, 1.0, 0.0, 'relu', q_star=1.0) == pytest.approx(expected, abs=1e-12)
+        assert correlation_map(
+            c, 1.0, 0.0, 'relu', q_star=1.0) == pytest.approx(
+                expected, abs=1e-12)
     assert fixed_point_c(1.0, 0.5, 'relu') == (1.0, pytest.approx(0.5))  # ordered: chi_1 = 1/2
 
 

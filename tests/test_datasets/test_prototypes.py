@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from isonet_det.datasets import class_prototypes, make_prototypes
+from isonet_det.datasets import class_prototypes, make_prototype_pairs, make_prototypes
 
 
 def nearest_prototype(images, protos):
@@ -37,3 +37,34 @@ def test_linearly_separable_and_not_sign_symmetric():
 def test_prototypes_bad_split():
     with pytest.raises(ValueError, match='split'):
         make_prototypes(4, split='val')
+
+
+def fit_and_score(model, train, test, steps=600):
+    """Adam on the training split (full-batch), held-out accuracy."""
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(model(train[0]), train[1])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return (model(test[0]).argmax(1) == test[1]).float().mean().item()
+
+
+def test_prototype_pairs_need_a_nonlinear_feature():
+    """(i + j) mod 4: a linear classifier on the pixels stays at chance, one hidden layer solves
+    it; deterministic, with disjoint splits and balanced labels."""
+    train = make_prototype_pairs(2048, 8, seed=0)
+    test = make_prototype_pairs(1024, 8, seed=0, split='test')
+    again = make_prototype_pairs(2048, 8, seed=0)
+    assert torch.equal(train[0], again[0]) and torch.equal(train[1], again[1])
+    assert not torch.allclose(train[0][:1024], test[0])
+    assert train[0].shape == (2048, 3, 8, 8) and train[1].bincount(minlength=4).min() > 400
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 4))
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(192, 256), torch.nn.ReLU(),
+                              torch.nn.Linear(256, 4))
+    assert fit_and_score(linear, train, test) < 0.32
+    assert fit_and_score(mlp, train, test) > 0.9
+    with pytest.raises(ValueError, match='even size'):
+        make_prototype_pairs(4, size=7)

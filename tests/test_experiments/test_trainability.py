@@ -1,12 +1,15 @@
+import copy
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from isonet_det.analysis import PlainCNN
 from isonet_det.datasets import make_prototypes
-from isonet_det.experiments.trainability import (accuracy, blew_up, sweep_and_train, tail_mean,
-                                                 train_classifier)
+from isonet_det.experiments.trainability import (LinearProbe, accuracy, blew_up,
+                                                 frozen_body_factory, relative_change,
+                                                 sweep_and_train, tail_mean, train_classifier)
 from isonet_det.ops import isometry_penalty
 
 DATA = make_prototypes(128, 4, num_classes=4, seed=0)
@@ -66,10 +69,50 @@ def test_sweep_picks_the_best_lr_and_falls_back_when_it_diverges():
     assert run['sweep'][1e8] == float('inf') and run['sweep'][1e-2] < run['sweep'][1e-5]
     assert run['lr'] == 1e-2 and run['tried'] == [1e-2] and not run['diverged']
     assert len(run['losses']) == 10 and isinstance(run['model'], PlainCNN)
-    assert not run['unstable']
+    assert not run['unstable'] and run['interior'] and sorted(run['sweep']) == [1e-5, 1e-2, 1e8]
     # every lr diverges in the sweep: the smallest is reported, marked diverged
-    run = sweep_and_train(model, DATA, [1e7, 1e8], 3, 5, batch_size=16)
+    run = sweep_and_train(model, DATA, [1e7, 1e8], 3, 5, batch_size=16, max_extensions=0)
     assert run['diverged'] and run['unstable'] and run['lr'] == 1e7 and run['tried'] == []
+    assert not run['interior']
+
+
+def test_sweep_extends_the_grid_until_the_choice_is_interior_and_scores_other_seeds():
+    """A grid whose best lr is its top edge grows by x10 until an lr above does worse; the
+    score is the mean over two sweep seeds that are not the reported run's."""
+    seen = []
+
+    def make(seed):
+        seen.append(seed)
+        return model(seed)
+
+    run = sweep_and_train(make, DATA, [1e-3, 1e-2], 5, 10, batch_size=16, seed=7)
+    lrs = sorted(run['sweep'])
+    assert lrs[0] < run["lr"] < lrs[-1] and run["interior"] and lrs[:2] == [1e-3, 1e-2]
+    assert len(lrs) > 2 and all(b == pytest.approx(10 * a) for a, b in zip(lrs, lrs[1:]))
+    assert set(seen[:-len(run['tried'])]) == {1007, 2007} and seen[-1] == 7
+    expected = tail_mean(
+        train_classifier(model(1007), DATA, 1e-3, 5, batch_size=16, seed=1007)['losses'], 3)
+    expected += tail_mean(
+        train_classifier(model(2007), DATA, 1e-3, 5, batch_size=16, seed=2007)['losses'], 3)
+    assert run['sweep'][1e-3] == pytest.approx(expected / 2)
+    capped = sweep_and_train(model, DATA, [1e-5, 1e-4], 5, 10, batch_size=16, max_extensions=1)
+    assert sorted(capped['sweep']) == [1e-5, 1e-4, pytest.approx(1e-3)]
+
+
+def test_frozen_body_trains_only_the_head_and_movement_is_reported():
+    net = model(scheme='kaiming_relu')
+    before = copy.deepcopy(net)
+    run = train_classifier(net, DATA, 0.05, 10, batch_size=16, head_only=True, track_every=4)
+    for (name, p), q in zip(net.named_parameters(), before.parameters()):
+        assert torch.equal(p, q) != name.startswith('head'), name
+    assert run['body_change'] == 0.0
+    assert [step for step, _ in run['orthogonality']] == [0, 4, 8, 10]
+    moved = train_classifier(model(scheme='kaiming_relu'), DATA, 0.05, 10, batch_size=16)
+    assert moved['body_change'] > 0
+    w0 = [c.weight.detach().clone() for c in before.body_convs()]
+    assert relative_change([2 * w for w in w0], w0) == pytest.approx(1.0)
+    probe = LinearProbe(3 * 4 * 4, 4)
+    assert math.isnan(train_classifier(probe, DATA, 0.05, 3, batch_size=16)['body_change'])
 
 
 def test_sweep_falls_back_to_the_next_lr_when_the_run_blows_up(monkeypatch):
@@ -82,16 +125,29 @@ def test_sweep_falls_back_to_the_next_lr_when_the_run_blows_up(monkeypatch):
 
     def fake_train(model, data, lr, steps, **kwargs):
         losses = curves[lr][:steps]
-        return dict(losses=losses, accuracies=[0.0] * len(losses), diverged=False)
+        return dict(losses=losses, accuracies=[0.0] * len(losses), diverged=False, body_change=0)
 
     monkeypatch.setattr(tr, 'train_classifier', fake_train)
     # the sweep (the first 3 steps of each curve) ranks 0.1, then 0.01, then 0.001
     curves[0.1] = [2.0] * 3 + spiked[3:]
     curves[0.01] = [2.1] * 3 + steady[3:]
-    run = tr.sweep_and_train(model, DATA, [0.001, 0.01, 0.1], 3, 30)
+    run = tr.sweep_and_train(model, DATA, [0.001, 0.01, 0.1], 3, 30, max_extensions=0)
     assert run['tried'] == [0.1, 0.01] and run['lr'] == 0.01 and not run['unstable']
     curves[0.01] = [2.1] * 3 + spiked[3:]
     curves[0.001] = [2.25] * 3 + [2.3] * 7 + [0.4] * 10 + [2.4] * 10
-    run = tr.sweep_and_train(model, DATA, [0.001, 0.01, 0.1], 3, 30)
+    run = tr.sweep_and_train(model, DATA, [0.001, 0.01, 0.1], 3, 30, max_extensions=0)
     assert run['tried'] == [0.1, 0.01, 0.001] and run['unstable'] and not run['diverged']
     assert run['lr'] in (0.1, 0.01)  # the lower final loss (2.2 against 2.4)
+
+
+def test_frozen_body_on_cached_features_is_the_head_only_run():
+    """Training a FrozenBody on indices is the same run as training the model's head alone."""
+    n = len(DATA[0])
+    make = frozen_body_factory(lambda seed: model(seed, 'kaiming_relu'), DATA[0])
+    cached = make(3)
+    fast = train_classifier(cached, (torch.arange(n), DATA[1]), 0.05, 8, batch_size=16, seed=5)
+    net = model(3, 'kaiming_relu')
+    slow = train_classifier(net, DATA, 0.05, 8, batch_size=16, seed=5, head_only=True)
+    assert fast['losses'] == pytest.approx(slow['losses'], rel=1e-5)
+    torch.testing.assert_close(cached.head.weight, net.head.weight)
+    assert not torch.equal(make(3).head.weight, cached.head.weight)  # a fresh head each call

@@ -5,6 +5,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
 
@@ -63,19 +65,27 @@ def test_depth_trainability_small(tmp_path):
                '7', '--out-dir', str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     saved = json.loads((out / 'results.json').read_text())
-    arms = ('do_tanh_critical', 'gauss_tanh_critical', 'do_tanh_ordered', 'do_tanh_chaotic',
-            'kaiming_relu', 'isonet', 'isonet_noreg', 'kaiming_relu_orth')
-    expected = {(d, a) for d in (2, 5) for a in arms} | {(7, 'do_tanh_critical')}
+    arms = ('do_tanh_critical', 'gauss_tanh_critical', 'gauss_tanh_critical_zeros',
+            'do_tanh_ordered', 'do_tanh_chaotic', 'kaiming_relu', 'kaiming_relu_zeros', 'isonet',
+            'isonet_noreg', 'kaiming_relu_orth')
+    expected = {(d, a) for d in (2, 5) for a in arms}
+    expected |= {(7, 'do_tanh_critical'), (7, 'isonet_noreg')}
     assert {(r['depth'], r['arm']) for r in saved['results']} == expected
+    assert saved['task'] == 'pairs' and saved['linear_probe']['test_accuracy'] >= 0
     for r in saved['results']:
-        assert set(r['sweep']) == {'0.001', '0.01'} and r['lr'] in (1e-3, 1e-2)
+        assert {'0.001', '0.01'} <= set(r['sweep']) and str(r['lr']) in r['sweep']
         assert len(r['losses']) <= 4 and r['tried'][-1] == r['lr']
+        assert r['padding'] == ('zeros' if r['arm'].endswith('_zeros') else 'circular')
+        assert r['body_change'] >= 0 and 0 <= r['frozen_body']['test_accuracy'] <= 1
+        assert isinstance(r['interior'], bool)
     critical = next(r for r in saved['results'] if r['arm'] == 'do_tanh_critical')
     assert abs(critical['sigma_w2'] - 1.05) < 1e-3 and critical['q_star'] > 0
     assert len(saved['phase_map']) == 4 and all('xi_c' in c for c in saved['phase_map'])
     spectrum = saved['jacobian']['isonet_noreg']['singular_values']
     assert len(spectrum) == 2 * 16
     assert saved['jacobian']['do_tanh_ordered']['mean_field_mean_sq'] < 1
+    assert saved['jacobian']['kaiming_relu_zeros']['padding'] == 'zeros'
+    assert 'Linear classifier on the raw pixels' in run.stdout and 'frozen' in run.stdout
     for name in ('table.md', 'curves.png', 'phase_map.png', 'jacobian_spectra.png'):
         assert (out / name).exists(), name
     assert 'do_tanh_critical' in run.stdout and '6 xi_c' in run.stdout
@@ -88,12 +98,32 @@ def test_isonet_ablation_small(tmp_path):
     run = tool('isonet_ablation.py', '--depth', '18', '--base-channels', '4', '--size', '16',
                '--steps', '3', '--sweep-steps', '2', '--lrs', '1e-3', '1e-2', '--seeds', '0', '1',
                '--num-train', '64', '--num-test', '32', '--arms', 'delta+srelu+0',
-               'kaiming+relu+1e-4', '--out-dir', str(out))
+               'kaiming+relu+1e-4+5e-4', '--track-every', '2', '--out-dir', str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     saved = json.loads((out / 'results.json').read_text())
-    assert [r['arm'] for r in saved['results']] == ['delta+srelu+0', 'kaiming+relu+0.0001']
+    assert [r['arm']
+            for r in saved['results']] == ['delta+srelu+0+0.0001', 'kaiming+relu+0.0001+0.0005']
     assert all(len(r['runs']) == 2 and len(r['runs'][0]['losses']) <= 3 for r in saved['results'])
-    assert (out / 'table.md').exists() and (out / 'curves.png').exists()
+    tracked = saved['results'][0]['runs'][0]['orthogonality']
+    assert [step for step, _ in tracked] == [0, 2, 3] and len(tracked[0][1]) == 16
+    assert tracked[0][1] == [0.0] * 16  # Delta init is an isometry
+    assert set(saved['baselines']) == {
+        'linear on pixels', 'delta+srelu, body frozen at init', 'kaiming+relu, body frozen at init'
+    }
+    for name in ('table.md', 'curves.png', 'orthogonality.png'):
+        assert (out / name).exists(), name
     assert '±' in run.stdout and 'DeltaInit' not in run.stdout + run.stderr
-    bad = tool('isonet_ablation.py', '--arms', 'delta+gelu+0', '--out-dir', str(tmp_path / 'x'))
-    assert bad.returncode != 0 and 'activation must be one of' in bad.stderr
+    for arm, message in (('delta+gelu+0', 'activation must be one of'),
+                         ('delta+srelu+0+-1', 'weight_decay must be finite'),
+                         ('delta+srelu+x', "coeff 'x' is not a number")):
+        bad = tool('isonet_ablation.py', '--arms', arm, '--out-dir', str(tmp_path / 'x'))
+        assert bad.returncode != 0 and message in bad.stderr, arm
+
+
+@pytest.mark.slow
+def test_trainability_tools_quick(tmp_path):
+    """The --quick runs the docs name, as they are (a minute or two each)."""
+    for name in ('depth_trainability.py', 'isonet_ablation.py'):
+        run = tool(name, '--quick', '--out-dir', str(tmp_path / name))
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert (tmp_path / name / 'table.md').read_text().count('|') > 20

@@ -1,8 +1,10 @@
-"""Which plain CNNs (no shortcut, no normalisation) train at depth 10 .. 2000? The trainability
-experiments of Xiao et al. (ICML 2018) and Qi et al. (ICML 2020), at CPU scale.
+"""Which plain CNNs (no shortcut, no normalisation) learn at depth? The trainability experiments
+of Xiao et al. (ICML 2018) and Qi et al. (ICML 2020), at CPU scale, with the baselines that would
+score the same if a claim were false.
 
-    python tools/analysis/depth_trainability.py [--quick] [--depths 10 100 1000] [--steps 80]
-        [--arms ...] [--sigma-b2 2.01e-5] [--lrs ...] [--out-dir DIR]
+    python tools/analysis/depth_trainability.py [--quick] [--task pairs] [--head flatten]
+        [--padding circular] [--depths 10 100] [--deep-depth 0] [--steps 300] [--arms ...]
+        [--out-dir DIR]
 
 Arms (ARMS), every one on the same data, batches, budget and optimiser (SGD, momentum 0.9):
   do_tanh_critical      Delta-Orthogonal + tanh on the critical line chi_1 = 1 at sigma_b^2
@@ -15,22 +17,34 @@ Arms (ARMS), every one on the same data, batches, budget and optimiser (SGD, mom
   isonet                Delta + SReLU + the isometry regulariser (--coeff)
   isonet_noreg          Delta + SReLU
   kaiming_relu_orth     Kaiming + ReLU + Xie et al.'s orthonormality regulariser (--coeff);
-                        their backward error modulation is not implemented (see README)
-Task: 10 classes of noisy prototype images (isonet_det.datasets.make_prototypes, 8 x 8): not
-symmetric under x -> -x, and linearly separable, so every arm can fit it in principle.
+                        their backward error modulation is not implemented (see the docs)
+  *_zeros               controls: the arm with zero padding (every other arm: --padding,
+                        default circular, the periodic boundary of Xiao et al.'s theory)
 
-Learning rate: per arm and depth, a sweep of --sweep-steps steps over --lrs from the same init
-and batches; the lr with the lowest mean loss over the sweep's last 3 steps trains for --steps
-(if that run diverges, or learns and then spikes without recovering, the next best is taken);
-every sweep loss is recorded (isonet_det.experiments.trainability.sweep_and_train).
+Task (--task): 'pairs' (default; isonet_det.datasets.make_prototype_pairs, 8 x 8, 4 classes): the
+label is (i + j) mod 4 of the prototypes in the two halves, which a linear classifier on the
+pixels cannot learn; 'prototypes' (10 noisy prototypes), which it can. Head (--head): the
+flattened body output ('flatten') or its global average ('gap').
 
-Depths: --depths for every arm, and --deep-depth (2000) for --deep-arms (Delta-Orthogonal + tanh
-at criticality, the claim of Xiao et al.).
+Baselines beside every row: a linear classifier on the raw pixels (one line), and each arm with
+its body frozen at init (only the head trained, its own lr sweep; --no-frozen-baseline skips it).
+How far each body moved: the relative Frobenius change of its conv weights.
+
+Learning rate (isonet_det.experiments.trainability.sweep_and_train): per arm and depth, a sweep of
+--sweep-steps steps over --lrs on two seeds other than the reported one; the lr with the lowest
+mean loss over the sweeps' last 3 steps trains for --steps; the grid extends x10 while the choice
+is at its edge (at most 3 times); if the run diverges, or learns and then spikes without
+recovering, the next best lr is taken. Every sweep loss is recorded.
+
+Depths: --depths for every arm, and --deep-depth (default 0: off; 1000 costs about 15 minutes an
+arm here) for --deep-arms.
 
 Also: a phase map over (sigma_w^2, depth) for Delta-Orthogonal + tanh at sigma_b^2 (final training
-accuracy per cell, the best of --map-lrs), with Schoenholz et al.'s trainability bound 6 xi_c
-drawn on it; and input-output Jacobian spectra at init (--jacobian-depth) of the arms, with the
-mean-field prediction of the mean squared singular value, chi_1^depth.
+accuracy per cell, the best of --map-lrs) on --map-task (default 'prototypes': the map measures
+signal propagation, which a linearly solvable task shows), with Schoenholz et al.'s trainability
+bound 6 xi_c drawn on it; and input-output Jacobian spectra at init (--jacobian-depth) of every
+arm with its padding, with the mean-field prediction of the mean squared singular value,
+chi_1^depth.
 
 Writes into a new folder (never overwrites): results.json (every setting, curve and sweep),
 table.md, curves.png, phase_map.png, jacobian_spectra.png.
@@ -48,24 +62,34 @@ import torch
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.analysis import PlainCNN, jacobian_singular_values  # noqa: E402
 from isonet_det.analysis import mean_field as mf  # noqa: E402
-from isonet_det.datasets import make_prototypes  # noqa: E402
+from isonet_det.analysis.plain_cnn import PADDING_MODES  # noqa: E402
+from isonet_det.datasets import make_prototype_pairs, make_prototypes  # noqa: E402
 from isonet_det.experiments import reporting  # noqa: E402
 from isonet_det.experiments import trainability as tr  # noqa: E402
 from isonet_det.ops import isometry_penalty, orthonormality_penalty  # noqa: E402
 
-# name -> (PlainCNN scheme, sigma_w^2 ('critical' or a number; None: not a mean-field arm),
-#          regulariser)
+# name -> PlainCNN scheme, sigma_w^2 ('critical', 'ordered', 'chaotic'; None: not a mean-field
+# arm), regulariser, padding (None: --padding; the controls fix zero padding)
 ARMS = {
-    'do_tanh_critical': ('delta_orthogonal_tanh', 'critical', None),
-    'gauss_tanh_critical': ('gaussian_tanh', 'critical', None),
-    'do_tanh_ordered': ('delta_orthogonal_tanh', 'ordered', None),
-    'do_tanh_chaotic': ('delta_orthogonal_tanh', 'chaotic', None),
-    'kaiming_relu': ('kaiming_relu', None, None),
-    'isonet': ('delta_srelu', None, isometry_penalty),
-    'isonet_noreg': ('delta_srelu', None, None),
-    'kaiming_relu_orth': ('kaiming_relu', None, orthonormality_penalty),
+    'do_tanh_critical': ('delta_orthogonal_tanh', 'critical', None, None),
+    'gauss_tanh_critical': ('gaussian_tanh', 'critical', None, None),
+    'gauss_tanh_critical_zeros': ('gaussian_tanh', 'critical', None, 'zeros'),
+    'do_tanh_ordered': ('delta_orthogonal_tanh', 'ordered', None, None),
+    'do_tanh_chaotic': ('delta_orthogonal_tanh', 'chaotic', None, None),
+    'kaiming_relu': ('kaiming_relu', None, None, None),
+    'kaiming_relu_zeros': ('kaiming_relu', None, None, 'zeros'),
+    'isonet': ('delta_srelu', None, isometry_penalty, None),
+    'isonet_noreg': ('delta_srelu', None, None, None),
+    'kaiming_relu_orth': ('kaiming_relu', None, orthonormality_penalty, None),
 }
-NUM_CLASSES = 10
+# task -> (make(num, size, noise, seed, split), number of classes)
+TASKS = {
+    'pairs':
+    (lambda num, size, noise, seed, split: make_prototype_pairs(num, size, 4, noise, seed, split),
+     4),
+    'prototypes':
+    (lambda num, size, noise, seed, split: make_prototypes(num, size, 10, noise, seed, split), 10),
+}
 
 
 def mean_field_point(sigma_w2, args):
@@ -79,61 +103,111 @@ def mean_field_point(sigma_w2, args):
     return sigma_w, sigma_b, mf.fixed_point_q(sigma_w, sigma_b)
 
 
-def build(scheme, sigma_w2, depth, width, images, args):
-    """A PlainCNN at the arm's point, seeded (the same init for every lr), inputs at q*."""
-    torch.manual_seed(args.seed)
-    if sigma_w2 is None:
-        return PlainCNN(depth, width, NUM_CLASSES, scheme, flatten_size=images.shape[-1])
-    sigma_w, sigma_b, q_star = mean_field_point(sigma_w2, args)
-    model = PlainCNN(
-        depth,
-        width,
-        NUM_CLASSES,
-        scheme,
-        sigma_w=sigma_w,
-        sigma_b=sigma_b,
-        flatten_size=images.shape[-1])
+def padding_of(arm, args):
+    return ARMS[arm][3] or args.padding
+
+
+def build(arm, depth, width, images, args, seed, sigma_w2=None, num_classes=None):
+    """A PlainCNN of ``arm`` (or Delta-Orthogonal + tanh at ``sigma_w2``), seeded by ``seed``,
+    inputs at q*."""
+    scheme, point, _, _ = ARMS[arm]
+    point = sigma_w2 if sigma_w2 is not None else point
+    torch.manual_seed(seed)
+    kwargs = dict(
+        flatten_size=images.shape[-1] if args.head == 'flatten' else None,
+        padding_mode=padding_of(arm, args))
+    num_classes = num_classes or TASKS[args.task][1]
+    if point is None:
+        return PlainCNN(depth, width, num_classes, scheme, **kwargs)
+    sigma_w, sigma_b, q_star = mean_field_point(point, args)
+    model = PlainCNN(depth, width, num_classes, scheme, sigma_w=sigma_w, sigma_b=sigma_b, **kwargs)
     model.set_input_variance(images[:512], q_star)
     return model
 
 
+def summarise(run, model, test):
+    """The run's final loss / accuracy (mean of the last 10 steps), held-out accuracy, body
+    movement, without the model."""
+    ok = not run['diverged']
+    result = {k: v for k, v in run.items() if k != 'model'}
+    result['sweep'] = {str(k): v for k, v in run['sweep'].items()}
+    result.update(
+        final_loss=tr.tail_mean(run['losses']) if ok else float('nan'),
+        final_accuracy=tr.tail_mean(run['accuracies']) if ok else float('nan'),
+        test_accuracy=tr.accuracy(model, test) if ok else float('nan'))
+    return result
+
+
 def run_arm(arm, depth, data, test, args):
-    scheme, sigma_w2, regulariser = ARMS[arm]
+    """The arm trained (lr by sweep) and its frozen-body baseline (only the head trains, its own
+    lr sweep)."""
+    _, sigma_w2, regulariser, _ = ARMS[arm]
+
+    def make(seed):
+        return build(arm, depth, args.width, data[0], args, seed)
+
+    common = dict(batch_size=args.batch_size, weight_decay=args.weight_decay, seed=args.seed)
     run = tr.sweep_and_train(
-        lambda: build(scheme, sigma_w2, depth, args.width, data[0], args),
+        make,
         data,
         args.lrs,
         args.sweep_steps,
         args.steps,
         regulariser=regulariser,
         coeff=args.coeff,
-        batch_size=args.batch_size,
-        weight_decay=args.weight_decay,
-        seed=args.seed)
-    model, ok = run.pop('model'), not run['diverged']
-    result = dict(arm=arm, depth=depth, **run)
-    result['sweep'] = {str(k): v for k, v in run['sweep'].items()}
-    result.update(
-        final_loss=tr.tail_mean(run['losses']) if ok else float('nan'),
-        final_accuracy=tr.tail_mean(run['accuracies']) if ok else float('nan'),
-        test_accuracy=tr.accuracy(model, test) if ok else float('nan'))
+        **common)
+    result = dict(
+        arm=arm, depth=depth, padding=padding_of(arm, args), **summarise(run, run['model'], test))
+    if args.frozen_baseline:  # the same protocol, on features computed once per seed
+        n = len(data[0])
+        frozen = tr.sweep_and_train(
+            tr.frozen_body_factory(make, torch.cat([data[0], test[0]])), (torch.arange(n), data[1]),
+            args.lrs, args.sweep_steps, args.steps, **common)
+        held_out = (torch.arange(n, n + len(test[0])), test[1])
+        result['frozen_body'] = {
+            k: v
+            for k, v in summarise(frozen, frozen['model'], held_out).items()
+            if k not in ('losses', 'accuracies', 'body_change')
+        }
     if sigma_w2 is not None:
         sigma_w, sigma_b, q_star = mean_field_point(sigma_w2, args)
         result.update(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, q_star=q_star)
     return result
 
 
-def phase_map(data, args):
-    """Final training accuracy of Delta-Orthogonal + tanh over (sigma_w^2, depth)."""
+def linear_probe(data, test, args):
+    """The raw-input baseline: a linear classifier on the pixels, the same protocol."""
+    size = data[0][0].numel()
+
+    def make(seed):
+        torch.manual_seed(seed)
+        return tr.LinearProbe(size, TASKS[args.task][1])
+
+    run = tr.sweep_and_train(
+        make,
+        data,
+        args.lrs,
+        args.sweep_steps,
+        args.steps,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        seed=args.seed)
+    return summarise(run, run['model'], test)
+
+
+def phase_map(args):
+    """Final training accuracy of Delta-Orthogonal + tanh over (sigma_w^2, depth), on --map-task."""
+    make, num_classes = TASKS[args.map_task]
+    data = make(args.num_train, args.size, args.noise, args.seed, 'train')
     sigma_b = math.sqrt(args.sigma_b2)
     cells = []
     for sigma_w2 in args.map_sigma_w2:
-        sigma_w = math.sqrt(sigma_w2)
-        xi_c = mf.depth_scales(sigma_w, sigma_b)[1]
+        xi_c = mf.depth_scales(math.sqrt(sigma_w2), sigma_b)[1]
         for depth in args.map_depths:
             best = 0.0
             for lr in args.map_lrs:
-                model = build('delta_orthogonal_tanh', sigma_w2, depth, args.width, data[0], args)
+                model = build('do_tanh_critical', depth, args.width, data[0], args, args.seed,
+                              sigma_w2, num_classes)
                 run = tr.train_classifier(
                     model, data, lr, args.map_steps, batch_size=args.batch_size, seed=args.seed)
                 if not run['diverged']:
@@ -146,16 +220,17 @@ def jacobian_spectra(args):
     """Singular values of d body / d input at init (one 4 x 4 input at the arm's scale), and the
     mean-field ``chi_1^depth`` (the mean squared singular value it predicts)."""
     size = 4
-    images, _ = make_prototypes(256, size, NUM_CLASSES, args.noise, args.seed)
+    images, _ = TASKS[args.task][0](256, size, args.noise, args.seed, 'train')
     spectra = {}
     for arm in args.arms:
-        scheme, sigma_w2, _ = ARMS[arm]
-        model = build(scheme, sigma_w2, args.jacobian_depth, args.jacobian_width, images,
-                      args).double()
+        sigma_w2 = ARMS[arm][1]
+        model = build(arm, args.jacobian_depth, args.jacobian_width, images, args,
+                      args.seed).double()
         with torch.no_grad():
             x = model.stem_act(model.stem(images[:1].double()))[0]
         s = jacobian_singular_values(model.body, x)
         entry = dict(
+            padding=padding_of(arm, args),
             singular_values=s.tolist(),
             mean_sq=(s**2).mean().item(),
             fraction_near_one=((s > 0.9) & (s < 1.1)).double().mean().item())
@@ -171,28 +246,44 @@ def all_depths(args):
     return args.depths + ([args.deep_depth] if args.deep_depth and args.deep_arms else [])
 
 
-def write_table(results, cells, spectra, args, seconds):
-    chance = 1.0 / NUM_CLASSES
+def cell(r):
+    """``loss / train acc / held-out acc (lr, body change; frozen-body held-out acc)``."""
+    if r['diverged']:
+        return 'div'
+    marks = (' †' if r['unstable'] else '') + ('' if r['interior'] else ' ‡')
+    frozen = r.get('frozen_body')
+    frozen = '' if frozen is None else f'; frozen {frozen["test_accuracy"]:.2f}'
+    return (f'{r["final_loss"]:.3f} / {r["final_accuracy"]:.2f} / {r["test_accuracy"]:.2f} '
+            f'(lr {r["lr"]:g}, Δ {r["body_change"]:.2g}{frozen}){marks}')
+
+
+def write_table(results, probe, cells, spectra, args, seconds):
+    num_classes = TASKS[args.task][1]
     lines = [
-        f'Final training loss / accuracy (mean of the last 10 steps; chance loss '
-        f'{math.log(NUM_CLASSES):.3f}, accuracy {chance:.2f}), held-out accuracy, and the swept '
-        'lr; "div" = every lr diverged, "†" = every lr spiked (blew_up), the lowest final loss '
-        'shown.', '', '| arm | ' + ' | '.join(f'depth {d}' for d in all_depths(args)) + ' |',
+        f'Task {args.task!r} ({num_classes} classes), head {args.head!r}, padding '
+        f'{args.padding!r} (the *_zeros controls: zeros), {args.steps} steps. Per cell: final '
+        f'training loss / training accuracy (mean of the last 10 steps; chance loss '
+        f'{math.log(num_classes):.3f}, accuracy {1 / num_classes:.2f}) / held-out accuracy (lr '
+        'chosen by a sweep on two other seeds, Δ = relative Frobenius change of the body '
+        'convs; frozen = held-out accuracy with the body frozen at init, only the head trained, '
+        'its own lr sweep). "div" = every lr diverged, "†" = every lr spiked (blew_up), "‡" = '
+        'the chosen lr is at the edge of the extended grid.', '',
+        f'Linear classifier on the raw pixels (same protocol): held-out accuracy '
+        f'{probe["test_accuracy"]:.2f}, training accuracy {probe["final_accuracy"]:.2f} (lr '
+        f'{probe["lr"]:g}).' if probe else '', '',
+        '| arm | ' + ' | '.join(f'depth {d}' for d in all_depths(args)) + ' |',
         '|---|' + '---|' * len(all_depths(args))
     ]
     for arm in args.arms:
         row = []
         for d in all_depths(args):
             r = next((r for r in results if r['arm'] == arm and r['depth'] == d), None)
-            if r is None or r['diverged']:
-                row.append('-' if r is None else 'div')
-                continue
-            row.append(f'{r["final_loss"]:.3f} / {r["final_accuracy"]:.2f} / '
-                       f'{r["test_accuracy"]:.2f} (lr {r["lr"]:g}){" †" if r["unstable"] else ""}')
+            row.append('-' if r is None else cell(r))
         lines.append(f'| {arm} | ' + ' | '.join(row) + ' |')
     if cells:
         lines += [
-            '', f'Phase map (Delta-Orthogonal + tanh, sigma_b^2 = {args.sigma_b2:g}): final '
+            '', f'Phase map (Delta-Orthogonal + tanh, sigma_b^2 = {args.sigma_b2:g}, task '
+            f'{args.map_task!r}, {args.map_steps} steps, best of lr {args.map_lrs}): final '
             'training accuracy; * = depth <= 6 xi_c', '',
             '| sigma_w^2 | 6 xi_c | ' + ' | '.join(f'{d}' for d in args.map_depths) + ' |',
             '|---|---|' + '---|' * len(args.map_depths)
@@ -206,14 +297,15 @@ def write_table(results, cells, spectra, args, seconds):
         lines += [
             '', f'Jacobian singular values at init (depth {args.jacobian_depth}, width '
             f'{args.jacobian_width}, 4 x 4 input)', '',
-            '| arm | mean s^2 | mean-field chi_1^L | min s | max s | in [0.9, 1.1] |',
-            '|---|---|---|---|---|---|'
+            '| arm | padding | mean s^2 | mean-field chi_1^L | min s | max s | in [0.9, 1.1] |',
+            '|---|---|---|---|---|---|---|'
         ]
         for arm, e in spectra.items():
             s = e['singular_values']
             mf = e.get('mean_field_mean_sq')
-            lines.append(f'| {arm} | {e["mean_sq"]:.3g} | {"-" if mf is None else f"{mf:.3g}"} | '
-                         f'{min(s):.3g} | {max(s):.3g} | {100 * e["fraction_near_one"]:.0f}% |')
+            lines.append(f'| {arm} | {e["padding"]} | {e["mean_sq"]:.3g} | '
+                         f'{"-" if mf is None else f"{mf:.3g}"} | {min(s):.3g} | {max(s):.3g} | '
+                         f'{100 * e["fraction_near_one"]:.0f}% |')
     return reporting.write_table(args.out_dir, lines, seconds)
 
 
@@ -222,14 +314,14 @@ def plot(results, cells, spectra, args):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(
-        2, len(all_depths(args)), figsize=(4.2 * len(all_depths(args)), 6.4), squeeze=False)
+        2, max(1, len(all_depths(args))), figsize=(4.2 * len(all_depths(args)), 6.4), squeeze=False)
     for col, depth in enumerate(all_depths(args)):
         for r in results:
             if r['depth'] == depth:
                 label = f'{r["arm"]} (lr {r["lr"]:g})'
                 axes[0][col].plot(r['losses'], label=label, lw=1.2)
                 axes[1][col].plot(r['accuracies'], label=label, lw=1.2)
-        axes[0][col].axhline(math.log(NUM_CLASSES), color='k', lw=0.7, ls=':')
+        axes[0][col].axhline(math.log(TASKS[args.task][1]), color='k', lw=0.7, ls=':')
         axes[0][col].set(title=f'depth {depth}', ylabel='training loss', ylim=(0, 3))
         axes[1][col].set(xlabel='step', ylabel='training accuracy', ylim=(0, 1))
         axes[0][col].legend(fontsize=6)
@@ -275,12 +367,13 @@ def plot(results, cells, spectra, args):
 
 
 QUICK = dict(
-    depths=[10, 100],
-    steps=40,
+    depths=[10, 30],
+    deep_depth=0,
+    steps=60,
     sweep_steps=8,
     lrs=[1e-3, 1e-2, 1e-1],
-    map_depths=[10, 30, 100],
-    map_sigma_w2=[0.5, 0.8, 1.05, 2.0, 4.0],
+    map_depths=[10, 30],
+    map_sigma_w2=[0.5, 1.05, 4.0],
     map_steps=20,
     jacobian_depth=50)
 
@@ -288,18 +381,39 @@ QUICK = dict(
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
-    parser.add_argument('--depths', type=int, nargs='+', default=[10, 100, 1000])
+    parser.add_argument('--task', choices=list(TASKS), default='pairs')
+    parser.add_argument(
+        '--head',
+        choices=['flatten', 'gap'],
+        default='flatten',
+        help='the head reads the flattened body output, or its global average')
+    parser.add_argument(
+        '--padding',
+        choices=list(PADDING_MODES),
+        default='circular',
+        help='of every arm but the *_zeros controls')
+    parser.add_argument('--depths', type=int, nargs='*', default=[10, 100])
     parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS))
-    parser.add_argument('--deep-depth', type=int, default=2000, help='0: skip')
+    parser.add_argument('--deep-depth', type=int, default=0, help='0: skip')
     parser.add_argument(
         '--deep-arms',
         nargs='*',
-        default=['do_tanh_critical'],
+        default=['do_tanh_critical', 'isonet_noreg'],
         choices=list(ARMS),
         help='the arms also run at --deep-depth')
-    parser.add_argument('--steps', type=int, default=80)
-    parser.add_argument('--sweep-steps', type=int, default=10)
-    parser.add_argument('--lrs', type=float, nargs='+', default=[1e-4, 1e-3, 1e-2, 1e-1])
+    parser.add_argument('--steps', type=int, default=300)
+    parser.add_argument('--sweep-steps', type=int, default=20)
+    parser.add_argument(
+        '--lrs',
+        type=float,
+        nargs='+',
+        default=[1e-3, 1e-2, 1e-1],
+        help='the initial grid: extended x10 at an edge until the choice is interior')
+    parser.add_argument(
+        '--no-frozen-baseline',
+        dest='frozen_baseline',
+        action='store_false',
+        help='skip the frozen-body runs')
     parser.add_argument('--sigma-b2', type=float, default=2.01e-5)
     parser.add_argument('--ordered-sigma-w2', type=float, default=0.8)
     parser.add_argument('--chaotic-sigma-w2', type=float, default=3.0)
@@ -311,12 +425,14 @@ def parse_args(argv=None):
     parser.add_argument('--coeff', type=float, default=1e-4, help='regulariser coefficient')
     parser.add_argument('--num-train', type=int, default=2048)
     parser.add_argument('--num-test', type=int, default=1024)
-    parser.add_argument('--map-depths', type=int, nargs='*', default=[10, 30, 100, 300])
     parser.add_argument(
-        '--map-sigma-w2',
-        type=float,
-        nargs='+',
-        default=[0.5, 0.8, 0.9, 1.0, 1.05, 1.2, 1.5, 2.0, 3.0, 4.0])
+        '--map-task',
+        choices=list(TASKS),
+        default='prototypes',
+        help='the phase map measures signal propagation: a task a linear classifier solves')
+    parser.add_argument('--map-depths', type=int, nargs='*', default=[10, 30, 100])
+    parser.add_argument(
+        '--map-sigma-w2', type=float, nargs='+', default=[0.5, 0.8, 0.9, 1.0, 1.05, 1.5, 2.0, 4.0])
     parser.add_argument('--map-lrs', type=float, nargs='+', default=[1e-3, 1e-2, 1e-1])
     parser.add_argument('--map-steps', type=int, default=30)
     parser.add_argument('--jacobian-depth', type=int, default=200, help='0: skip')
@@ -337,10 +453,15 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     torch.set_flush_denormal(True)  # vanishing signals make denormals, which are slow on CPU
-    data = make_prototypes(args.num_train, args.size, NUM_CLASSES, args.noise, args.seed)
-    test = make_prototypes(args.num_test, args.size, NUM_CLASSES, args.noise, args.seed, 'test')
-    print(f'{"depth":>6} {"arm":<21}{"lr":>8}{"final loss":>11}{"train acc":>10}{"test acc":>9}'
-          f'{"time (s)":>9}')
+    make = TASKS[args.task][0]
+    data = make(args.num_train, args.size, args.noise, args.seed, 'train')
+    test = make(args.num_test, args.size, args.noise, args.seed, 'test')
+    probe = linear_probe(data, test, args) if args.depths else None
+    if probe:
+        print(f'linear classifier on the pixels: held-out accuracy {probe["test_accuracy"]:.3f} '
+              f'(lr {probe["lr"]:g})')
+        print(f'{"depth":>6} {"arm":<26}{"lr":>8}{"final loss":>11}{"train acc":>10}'
+              f'{"test acc":>9}{"frozen":>8}{"moved":>8}{"time (s)":>9}')
     results = []
     runs = [(d, arm) for d in args.depths for arm in args.arms]
     runs += [(args.deep_depth, arm) for arm in args.deep_arms if args.deep_depth]
@@ -349,25 +470,28 @@ def main(argv=None):
         r = run_arm(arm, depth, data, test, args)
         r['seconds'] = time.perf_counter() - t0
         results.append(r)
+        frozen = r.get('frozen_body', {}).get('test_accuracy', float('nan'))
         print(
-            f'{depth:>6} {arm:<21}{r["lr"]:>8g}{r["final_loss"]:>11.4f}'
-            f'{r["final_accuracy"]:>10.3f}{r["test_accuracy"]:>9.3f}{r["seconds"]:>9.1f}'
+            f'{depth:>6} {arm:<26}{r["lr"]:>8g}{r["final_loss"]:>11.4f}'
+            f'{r["final_accuracy"]:>10.3f}{r["test_accuracy"]:>9.3f}{frozen:>8.3f}'
+            f'{r["body_change"]:>8.3f}{r["seconds"]:>9.1f}'
             f'{"  diverged" if r["diverged"] else "  unstable" if r["unstable"] else ""}',
             flush=True)
-    cells = phase_map(data, args) if args.map_depths else []
+    cells = phase_map(args) if args.map_depths else []
     spectra = jacobian_spectra(args) if args.jacobian_depth > 0 else {}
     os.makedirs(args.out_dir, exist_ok=True)
     seconds = time.perf_counter() - start
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
         json.dump(
-            dict({k: v
-                  for k, v in vars(args).items()},
-                 results=results,
-                 phase_map=cells,
-                 jacobian=spectra,
-                 seconds=seconds), f)
+            dict(
+                vars(args),
+                linear_probe=probe,
+                results=results,
+                phase_map=cells,
+                jacobian=spectra,
+                seconds=seconds), f)
     plot(results, cells, spectra, args)
-    print(write_table(results, cells, spectra, args, seconds))
+    print(write_table(results, probe, cells, spectra, args, seconds))
     print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png,phase_map.png,'
           'jacobian_spectra.png}')
 

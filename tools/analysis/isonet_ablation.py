@@ -1,20 +1,31 @@
 """ISONet's own ablation at CPU scale, in the spirit of Qi et al. 2020, Table 2: a vanilla ISONet
 (no shortcut, no normalisation) with Delta or Kaiming init, SReLU or ReLU, and the isometry
-regulariser at coefficient 0 / 1e-4 / 3e-4, all on the same data and budget.
+regulariser against weight decay, all on the same data and budget, beside the baselines that would
+score the same if the body learned nothing.
 
-    python tools/analysis/isonet_ablation.py [--depth 50] [--base-channels 16] [--steps 200]
-        [--seeds 0 1 2] [--arms delta+srelu+1e-4 ...] [--quick] [--out-dir DIR]
+    python tools/analysis/isonet_ablation.py [--depth 50] [--base-channels 16] [--steps 400]
+        [--seeds 0 1 2] [--arms delta+srelu+1e-4+5e-4 ...] [--quick] [--out-dir DIR]
 
-An arm is ``init+activation+coeff``: init ``delta`` (the reference: Delta on every conv but the
-stem) or ``kaiming`` (He normal, fan_in, ReLU gain, on every conv but the stem); activation
-``srelu`` (SReLU, thresholds at -1) or ``relu``; coeff the regulariser's coefficient (on every
-conv but the stem, as IsometryRegularizerHook). Model: ISONet-<depth> backbone (the plugin
-type ``ISONet``, ``base_channels`` wide) -> global average pool -> linear. Task: 10 classes of
-noisy prototype images (isonet_det.datasets.make_prototypes, 32 x 32), 2048 for training, 1024
-held out. SGD momentum 0.9, batch 32, no weight decay; the lr of each arm is chosen by a sweep on
-the first seed (isonet_det.experiments.trainability.sweep_and_train) and used for every seed.
+An arm is ``init+activation+coeff[+weight_decay]``: init ``delta`` (the reference: Delta on every
+conv but the stem) or ``kaiming`` (He normal, fan_in, ReLU gain, on every conv but the stem);
+activation ``srelu`` (SReLU, thresholds at -1) or ``relu``; coeff the regulariser's coefficient (on
+every conv but the stem, as IsometryRegularizerHook); weight decay on kernels and linear weights
+(default --weight-decay, the reference's 1e-4). Model: ISONet-<depth> backbone (the plugin type
+``ISONet``, ``base_channels`` wide) -> global average pool -> linear. Task (--task): 'pairs'
+(isonet_det.datasets.make_prototype_pairs, 32 x 32, 4 classes, (i + j) mod 4 of the prototypes in
+the two halves: a linear classifier on the pixels stays at chance) or 'prototypes' (10 classes,
+linearly separable); 2048 images for training, 1024 held out. SGD momentum 0.9, batch 32.
 
-Writes into a new folder (never overwrites): results.json, table.md, curves.png.
+Learning rate: per arm, a sweep on two seeds that are not reported (the grid extended x10 until the
+choice is interior; isonet_det.experiments.trainability.sweep_and_train), then every --seeds run
+with it. Baselines: a linear classifier on the pixels, and for each init + activation the network
+with its body frozen at init (only the head trained), same protocol. Reported per arm: final
+training loss and accuracy, held-out accuracy, how far the body moved (relative Frobenius change),
+and the orthogonality error ``||Conv(A, A) - delta|| / ||delta||`` of every regularised conv over
+training (--track-every), with the mean over layers at the end.
+
+Writes into a new folder (never overwrites): results.json, table.md, curves.png,
+orthogonality.png.
 """
 import argparse
 import json
@@ -29,7 +40,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from isonet_det.datasets import make_prototypes  # noqa: E402
+from isonet_det.datasets import make_prototype_pairs, make_prototypes  # noqa: E402
 from isonet_det.experiments import reporting  # noqa: E402
 from isonet_det.experiments import trainability as tr  # noqa: E402
 from isonet_det.models import ISONet  # noqa: E402
@@ -38,37 +49,50 @@ from isonet_det.ops import isometry_penalty  # noqa: E402
 from isonet_det.ops import regularized_convs  # noqa: E402
 
 DEFAULT_ARMS = [
-    'delta+srelu+0', 'delta+srelu+1e-4', 'delta+srelu+3e-4', 'kaiming+srelu+1e-4',
-    'delta+relu+1e-4', 'kaiming+relu+0'
+    'delta+srelu+0', 'delta+srelu+1e-4', 'delta+srelu+1e-3', 'delta+srelu+1e-2',
+    'delta+srelu+0+5e-4', 'delta+srelu+1e-4+5e-4', 'delta+srelu+1e-3+5e-4', 'delta+srelu+1e-2+5e-4',
+    'kaiming+srelu+1e-4', 'delta+relu+1e-4', 'kaiming+relu+0'
 ]
 INITS = ('delta', 'kaiming')
 ACTIVATIONS = {'srelu': dict(type='SReLU', init_value=-1.0), 'relu': dict(type='ReLU')}
-NUM_CLASSES = 10
+TASKS = {
+    'pairs':
+    (lambda num, size, noise, seed, split: make_prototype_pairs(num, size, 4, noise, seed, split),
+     4),
+    'prototypes':
+    (lambda num, size, noise, seed, split: make_prototypes(num, size, 10, noise, seed, split), 10),
+}
 
 
 def parse_arm(text):
-    """``'delta+srelu+1e-4'`` -> ``('delta', 'srelu', 1e-4)``, with an error naming the part."""
+    """``'delta+srelu+1e-4[+5e-4]'`` -> ``('delta', 'srelu', 1e-4, 5e-4 or None)`` (None: the
+    --weight-decay default), with an error naming the part."""
     parts = text.split('+')
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(f'arm {text!r}: expected init+activation+coeff')
-    init, act, coeff = parts
+    if len(parts) not in (3, 4):
+        raise argparse.ArgumentTypeError(
+            f'arm {text!r}: expected init+activation+coeff[+weight_decay]')
+    init, act, coeff = parts[:3]
     if init not in INITS:
         raise argparse.ArgumentTypeError(f'arm {text!r}: init must be one of {INITS}')
     if act not in ACTIVATIONS:
         raise argparse.ArgumentTypeError(f'arm {text!r}: activation must be one of '
                                          f'{tuple(ACTIVATIONS)}')
-    try:
-        coeff = float(coeff)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'arm {text!r}: coeff {coeff!r} is not a number')
-    return init, act, coeff
+    numbers = []
+    for name, value in zip(('coeff', 'weight_decay'), parts[2:]):
+        try:
+            numbers.append(float(value))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'arm {text!r}: {name} {value!r} is not a number')
+        if not math.isfinite(numbers[-1]) or numbers[-1] < 0:
+            raise argparse.ArgumentTypeError(f'arm {text!r}: {name} must be finite and >= 0')
+    return (init, act, *numbers, None)[:4]
 
 
 class ISONetClassifier(nn.Module):
     """``ISONet backbone -> global average pool -> linear``; ``body_convs`` are the convs the
     regulariser acts on: those IsometryRegularizerHook selects (every conv but the stem)."""
 
-    def __init__(self, depth, base_channels, init, act):
+    def __init__(self, depth, base_channels, init, act, num_classes):
         super().__init__()
         init_cfg = None  # the reference init: Delta, the stem PyTorch's default
         if init == 'kaiming':
@@ -87,46 +111,103 @@ class ISONetClassifier(nn.Module):
             act_cfg=ACTIVATIONS[act],
             init_cfg=init_cfg)
         self.backbone.init_weights()
-        self.head = nn.Linear(self.backbone.feat_dim, NUM_CLASSES)
+        self.head = nn.Linear(self.backbone.feat_dim, num_classes)
 
     def body_convs(self):
         return regularized_convs(self.backbone, module=None)
 
+    def head_input(self, x):
+        return self.backbone(x)[0].mean(dim=(2, 3))
+
     def forward(self, x):
-        return self.head(self.backbone(x)[0].mean(dim=(2, 3)))
+        return self.head(self.head_input(x))
 
 
-def run_arm(arm, data, test, args):
-    init, act, coeff = arm
+def arm_name(arm, args):
+    init, act, coeff, wd = arm
+    return '+'.join([init, act, f'{coeff:g}', f'{args.weight_decay if wd is None else wd:g}'])
 
-    def make_model(seed=args.seeds[0]):
-        torch.manual_seed(seed)
-        return ISONetClassifier(args.depth, args.base_channels, init, act)
 
-    kwargs = dict(
-        regulariser=isometry_penalty if coeff > 0 else None,
-        coeff=coeff,
-        batch_size=args.batch_size)
+def finish(run, model, test):
+    """Final loss / accuracy (mean of the last 10 steps) and held-out accuracy; drops the model."""
+    ok = not run['diverged']
+    run.update(
+        final_loss=tr.tail_mean(run['losses']) if ok else float('nan'),
+        final_accuracy=tr.tail_mean(run['accuracies']) if ok else float('nan'),
+        test_accuracy=tr.accuracy(model, test) if ok else float('nan'))
+    return run
+
+
+def sweep_then_seeds(make_model, data, test, args, **kwargs):
+    """The lr by a sweep on two unreported seeds, then every --seeds run with it."""
     first = tr.sweep_and_train(
         make_model, data, args.lrs, args.sweep_steps, args.steps, seed=args.seeds[0], **kwargs)
-    runs = [first]
+    runs = [finish(first, first.pop('model'), test)]
     for seed in args.seeds[1:]:
         model = make_model(seed)
         run = tr.train_classifier(model, data, first['lr'], args.steps, seed=seed, **kwargs)
-        runs.append(dict(run, model=model, unstable=run['diverged'] or tr.blew_up(run['losses'])))
-    for run in runs:
-        model = run.pop('model')
-        ok = not run['diverged']
-        run.update(
-            final_loss=tr.tail_mean(run['losses']) if ok else float('nan'),
-            final_accuracy=tr.tail_mean(run['accuracies']) if ok else float('nan'),
-            test_accuracy=tr.accuracy(model, test) if ok else float('nan'))
+        run['unstable'] = run['diverged'] or tr.blew_up(run['losses'])
+        runs.append(finish(run, model, test))
     return dict(
-        arm='+'.join([init, act, f'{coeff:g}']),
         lr=first['lr'],
+        interior=first['interior'],
         sweep={str(k): v
                for k, v in first['sweep'].items()},
         runs=runs)
+
+
+def run_arm(arm, data, test, args):
+    init, act, coeff, wd = arm
+    num_classes = TASKS[args.task][1]
+
+    def make_model(seed):
+        torch.manual_seed(seed)
+        return ISONetClassifier(args.depth, args.base_channels, init, act, num_classes)
+
+    result = sweep_then_seeds(
+        make_model,
+        data,
+        test,
+        args,
+        regulariser=isometry_penalty if coeff > 0 else None,
+        coeff=coeff,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay if wd is None else wd,
+        track_every=args.track_every)
+    return dict(arm=arm_name(arm, args), **result)
+
+
+def baselines(data, test, args):
+    """The linear classifier on the pixels and, per init + activation of --arms, the network with
+    its body frozen at init (features computed once per seed; the same protocol)."""
+    n, num_classes = len(data[0]), TASKS[args.task][1]
+    common = dict(batch_size=args.batch_size, weight_decay=args.weight_decay)
+
+    def probe(seed):
+        torch.manual_seed(seed)
+        return tr.LinearProbe(data[0][0].numel(), num_classes)
+
+    out = {'linear on pixels': sweep_then_seeds(probe, data, test, args, **common)}
+    indexed, held_out = (torch.arange(n), data[1]), (torch.arange(n, n + len(test[0])), test[1])
+    for init, act in dict.fromkeys((a[0], a[1]) for a in args.arms):
+
+        def make_model(seed, init=init, act=act):
+            torch.manual_seed(seed)
+            return ISONetClassifier(args.depth, args.base_channels, init, act, num_classes)
+
+        frozen = tr.frozen_body_factory(make_model, torch.cat([data[0], test[0]]))
+        out[f'{init}+{act}, body frozen at init'] = sweep_then_seeds(frozen, indexed, held_out,
+                                                                     args, **common)
+    return out
+
+
+def final_orthogonality(run):
+    """Mean over layers of the orthogonality error at the end of a run (nan if not tracked)."""
+    tracked = run.get('orthogonality')
+    if not tracked or run['diverged']:
+        return float('nan')
+    errors = tracked[-1][1]
+    return sum(errors) / len(errors)
 
 
 def mean_std(values):
@@ -134,23 +215,36 @@ def mean_std(values):
     return reporting.format_mean_sd(reporting.mean_sd(values), empty='div')
 
 
-def write_table(results, args, seconds):
+def write_table(results, base, args, seconds):
+    num_classes = TASKS[args.task][1]
     lines = [
-        f'ISONet-{args.depth} (base_channels {args.base_channels}), {args.steps} steps, seeds '
-        f'{args.seeds}: mean ± std over seeds; diverged (non-finite) / unstable (spiked, '
-        f'tr.blew_up) seeds counted (chance loss '
-        f'{math.log(NUM_CLASSES):.3f}, accuracy {1 / NUM_CLASSES:.2f}).', '',
-        '| init + activation + coeff | lr (swept) | final training loss | final training '
-        'accuracy | held-out accuracy | diverged / unstable |', '|---|---|---|---|---|---|'
+        f'ISONet-{args.depth} (base_channels {args.base_channels}), task {args.task!r} '
+        f'({num_classes} classes), {args.steps} steps, seeds {args.seeds}: mean ± sd over seeds; '
+        f'diverged (non-finite) / unstable (spiked, blew_up) seeds counted (chance loss '
+        f'{math.log(num_classes):.3f}, accuracy {1 / num_classes:.2f}). lr: swept on two other '
+        'seeds ("‡": at the edge of the extended grid). Δ body: relative Frobenius change of '
+        'the regularised convs; orth. error: mean over those convs of ||Conv(A, A) - delta|| / '
+        '||delta|| at the end (0 at Delta init).', '',
+        '| init + activation + coeff + weight decay | lr | final training loss | final training '
+        'accuracy | held-out accuracy | Δ body | orth. error | diverged / unstable |',
+        '|---|---|---|---|---|---|---|---|'
     ]
-    for r in results:
+
+    def row(name, r, extra):
         runs = r['runs']
-        lines.append(f'| {r["arm"]} | {r["lr"]:g} | '
+        lines.append(f'| {name} | {r["lr"]:g}{"" if r["interior"] else " ‡"} | '
                      f'{mean_std([x["final_loss"] for x in runs])} | '
                      f'{mean_std([x["final_accuracy"] for x in runs])} | '
-                     f'{mean_std([x["test_accuracy"] for x in runs])} | '
+                     f'{mean_std([x["test_accuracy"] for x in runs])} | {extra} | '
                      f'{sum(x["diverged"] for x in runs)} / {sum(x["unstable"] for x in runs)} '
                      f'of {len(runs)} |')
+
+    for r in results:
+        row(
+            r['arm'], r, f'{mean_std([x["body_change"] for x in r["runs"]])} | '
+            f'{mean_std([final_orthogonality(x) for x in r["runs"]])}')
+    for name, r in base.items():
+        row(f'baseline: {name}', r, '- | -')
     return reporting.write_table(args.out_dir, lines, seconds)
 
 
@@ -162,19 +256,44 @@ def plot(results, args):
     for i, r in enumerate(results):
         for j, run in enumerate(r['runs']):
             label = f'{r["arm"]} (lr {r["lr"]:g})' if j == 0 else None
-            axes[0].plot(run['losses'], color=f'C{i}', lw=1, alpha=0.8, label=label)
-            axes[1].plot(run['accuracies'], color=f'C{i}', lw=1, alpha=0.8)
-    axes[0].axhline(math.log(NUM_CLASSES), color='k', lw=0.7, ls=':')
+            axes[0].plot(run['losses'], color=f'C{i % 10}', lw=1, alpha=0.8, label=label)
+            axes[1].plot(run['accuracies'], color=f'C{i % 10}', lw=1, alpha=0.8)
+    axes[0].axhline(math.log(TASKS[args.task][1]), color='k', lw=0.7, ls=':')
     axes[0].set(xlabel='step', ylabel='training loss', ylim=(0, 4))
     axes[1].set(xlabel='step', ylabel='training accuracy', ylim=(0, 1))
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=6)
     fig.suptitle(f'ISONet-{args.depth} ablation')
     fig.tight_layout()
     fig.savefig(osp.join(args.out_dir, 'curves.png'), dpi=110)
     plt.close(fig)
+    # orthogonality error over training (mean over layers, first seed) and per layer at the end
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for i, r in enumerate(results):
+        run = r['runs'][0]
+        if not run.get('orthogonality') or run['diverged']:
+            continue
+        steps = [t for t, _ in run['orthogonality']]
+        means = [sum(e) / len(e) for _, e in run['orthogonality']]
+        axes[0].plot(steps, means, color=f'C{i % 10}', lw=1.2, label=r['arm'])
+        axes[1].plot(run['orthogonality'][-1][1], color=f'C{i % 10}', lw=1, marker='.', ms=3)
+    axes[0].set(xlabel='step', ylabel='orthogonality error (mean over convs)')
+    axes[1].set(xlabel='regularised conv (module order)', ylabel='orthogonality error at the end')
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(osp.join(args.out_dir, 'orthogonality.png'), dpi=110)
+    plt.close(fig)
 
 
-QUICK = dict(steps=60, sweep_steps=8, seeds=[0, 1], lrs=[1e-2, 1e-1])
+QUICK = dict(
+    steps=40,
+    sweep_steps=6,
+    seeds=[0, 1],
+    lrs=[1e-2, 1e-1],
+    depth=18,
+    size=16,
+    num_train=512,
+    num_test=256,
+    arms=['delta+srelu+0', 'delta+srelu+1e-2+5e-4', 'kaiming+relu+0'])
 
 
 def parse_args(argv=None):
@@ -183,10 +302,20 @@ def parse_args(argv=None):
     parser.add_argument('--depth', type=int, default=50, choices=[18, 34, 50, 101, 152])
     parser.add_argument('--base-channels', type=int, default=16)
     parser.add_argument('--arms', type=parse_arm, nargs='+', default=DEFAULT_ARMS)
-    parser.add_argument('--steps', type=int, default=200)
+    parser.add_argument('--task', choices=list(TASKS), default='pairs')
+    parser.add_argument('--steps', type=int, default=400)
     parser.add_argument('--sweep-steps', type=int, default=15)
-    parser.add_argument('--lrs', type=float, nargs='+', default=[1e-3, 1e-2, 1e-1])
+    parser.add_argument(
+        '--lrs',
+        type=float,
+        nargs='+',
+        default=[1e-3, 1e-2, 1e-1],
+        help='the initial grid: extended x10 at an edge until the choice is interior')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument(
+        '--weight-decay', type=float, default=1e-4, help='of the arms that do not give one')
+    parser.add_argument(
+        '--track-every', type=int, default=40, help='steps between orthogonality records')
     parser.add_argument('--size', type=int, default=32)
     parser.add_argument('--noise', type=float, default=1.0)
     parser.add_argument('--batch-size', type=int, default=32)
@@ -199,8 +328,8 @@ def parse_args(argv=None):
         default=None,
         help='default: work_dirs/isonet_ablation/<date_time>')
     args = parser.parse_args(argv)
-    args.arms = [parse_arm(a) if isinstance(a, str) else a for a in args.arms]
     reporting.apply_quick(parser, args, QUICK)
+    args.arms = [parse_arm(a) if isinstance(a, str) else a for a in args.arms]
     args.out_dir = reporting.new_run_dir(args.out_dir, 'isonet_ablation')
     return args
 
@@ -212,28 +341,35 @@ def main(argv=None):
     logging.getLogger('mmengine').setLevel(logging.WARNING)
     start = time.perf_counter()
     torch.set_flush_denormal(True)
-    data = make_prototypes(args.num_train, args.size, NUM_CLASSES, args.noise, args.data_seed)
-    test = make_prototypes(args.num_test, args.size, NUM_CLASSES, args.noise, args.data_seed,
-                           'test')
-    print(f'{"arm":<22}{"lr":>7}{"final loss":>16}{"train acc":>16}{"test acc":>16}  per seed')
-    results = []
-    for arm in args.arms:
-        r = run_arm(arm, data, test, args)
-        results.append(r)
+    make = TASKS[args.task][0]
+    data = make(args.num_train, args.size, args.noise, args.data_seed, 'train')
+    test = make(args.num_test, args.size, args.noise, args.data_seed, 'test')
+    print(f'{"arm":<28}{"lr":>7}{"final loss":>16}{"train acc":>16}{"test acc":>16}'
+          f'{"orth. error":>16}')
+
+    def show(name, r):
         runs = r['runs']
         print(
-            f'{r["arm"]:<22}{r["lr"]:>7g}{mean_std([x["final_loss"] for x in runs]):>16}'
+            f'{name:<28}{r["lr"]:>7g}{mean_std([x["final_loss"] for x in runs]):>16}'
             f'{mean_std([x["final_accuracy"] for x in runs]):>16}'
-            f'{mean_std([x["test_accuracy"] for x in runs]):>16}  '
-            f'{[round(x["final_loss"], 3) for x in runs]}',
+            f'{mean_std([x["test_accuracy"] for x in runs]):>16}'
+            f'{mean_std([final_orthogonality(x) for x in runs]):>16}',
             flush=True)
+
+    results = []
+    for arm in args.arms:
+        results.append(run_arm(arm, data, test, args))
+        show(results[-1]['arm'], results[-1])
+    base = baselines(data, test, args)
+    for name, r in base.items():
+        show(name[:27], r)
     seconds = time.perf_counter() - start
     os.makedirs(args.out_dir, exist_ok=True)
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(dict(vars(args), results=results, seconds=seconds), f)
+        json.dump(dict(vars(args), results=results, baselines=base, seconds=seconds), f)
     plot(results, args)
-    print(write_table(results, args, seconds))
-    print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png}}')
+    print(write_table(results, base, args, seconds))
+    print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png,orthogonality.png}}')
 
 
 if __name__ == '__main__':
