@@ -13,8 +13,31 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..analysis.layer_report import orthogonality_error
+from ..datasets import make_prototype_pairs, make_prototypes
 
 Data = Tuple[torch.Tensor, torch.Tensor]
+
+# task -> (make(num, size, noise, seed, split) -> (images, labels), number of classes):
+# 'pairs' needs a nonlinear feature (a linear classifier on the pixels stays at chance),
+# 'prototypes' is linearly separable (it measures signal propagation, not learning)
+TASKS = {
+    'pairs':
+    (lambda num, size, noise, seed, split: make_prototype_pairs(num, size, 4, noise, seed, split),
+     4),
+    'prototypes':
+    (lambda num, size, noise, seed, split: make_prototypes(num, size, 10, noise, seed, split), 10),
+}
+
+
+def add_lr_arguments(parser, sweep_steps: int) -> None:
+    """``--sweep-steps`` and ``--lrs`` (the initial grid of :func:`sweep_and_train`)."""
+    parser.add_argument('--sweep-steps', type=int, default=sweep_steps)
+    parser.add_argument(
+        '--lrs',
+        type=float,
+        nargs='+',
+        default=[1e-3, 1e-2, 1e-1],
+        help='the initial grid: extended x10 at an edge until the choice is interior')
 
 
 def tail_mean(values: Sequence[float], n: int = 10) -> float:

@@ -52,7 +52,12 @@ def test_jacobian_spectrum(tmp_path):
                str(tmp_path))
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((tmp_path / 'jacobian_spectrum.json').read_text())['results']
-    assert results['delta_srelu']['fraction_near_one'] == 1.0
+    assert set(results) == {'circular', 'zeros'}
+    # Delta kernels never read the padding: the same spectrum either way
+    for padding in results:
+        assert results[padding]['delta_srelu']['fraction_near_one'] == 1.0
+    assert (results['circular']['delta_orthogonal_tanh']['singular_values'] == results['zeros']
+            ['delta_orthogonal_tanh']['singular_values'])
     assert (tmp_path / 'jacobian_spectrum.png').exists()
 
 
@@ -81,6 +86,8 @@ def test_depth_trainability_small(tmp_path):
     critical = next(r for r in saved['results'] if r['arm'] == 'do_tanh_critical')
     assert abs(critical['sigma_w2'] - 1.05) < 1e-3 and critical['q_star'] > 0
     assert len(saved['phase_map']) == 4 and all('xi_c' in c for c in saved['phase_map'])
+    assert all(0 <= c['frozen_accuracy'] <= 1 for c in saved['phase_map'])
+    assert 0 <= saved['phase_map_linear_probe'] <= 1
     spectrum = saved['jacobian']['isonet_noreg']['singular_values']
     assert len(spectrum) == 2 * 16
     assert saved['jacobian']['do_tanh_ordered']['mean_field_mean_sq'] < 1

@@ -63,7 +63,6 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.analysis import PlainCNN, jacobian_singular_values  # noqa: E402
 from isonet_det.analysis import mean_field as mf  # noqa: E402
 from isonet_det.analysis.plain_cnn import PADDING_MODES  # noqa: E402
-from isonet_det.datasets import make_prototype_pairs, make_prototypes  # noqa: E402
 from isonet_det.experiments import reporting  # noqa: E402
 from isonet_det.experiments import trainability as tr  # noqa: E402
 from isonet_det.ops import isometry_penalty, orthonormality_penalty  # noqa: E402
@@ -81,14 +80,6 @@ ARMS = {
     'isonet': ('delta_srelu', None, isometry_penalty, None),
     'isonet_noreg': ('delta_srelu', None, None, None),
     'kaiming_relu_orth': ('kaiming_relu', None, orthonormality_penalty, None),
-}
-# task -> (make(num, size, noise, seed, split), number of classes)
-TASKS = {
-    'pairs':
-    (lambda num, size, noise, seed, split: make_prototype_pairs(num, size, 4, noise, seed, split),
-     4),
-    'prototypes':
-    (lambda num, size, noise, seed, split: make_prototypes(num, size, 10, noise, seed, split), 10),
 }
 
 
@@ -116,7 +107,7 @@ def build(arm, depth, width, images, args, seed, sigma_w2=None, num_classes=None
     kwargs = dict(
         flatten_size=images.shape[-1] if args.head == 'flatten' else None,
         padding_mode=padding_of(arm, args))
-    num_classes = num_classes or TASKS[args.task][1]
+    num_classes = num_classes or tr.TASKS[args.task][1]
     if point is None:
         return PlainCNN(depth, width, num_classes, scheme, **kwargs)
     sigma_w, sigma_b, q_star = mean_field_point(point, args)
@@ -181,7 +172,7 @@ def linear_probe(data, test, args):
 
     def make(seed):
         torch.manual_seed(seed)
-        return tr.LinearProbe(size, TASKS[args.task][1])
+        return tr.LinearProbe(size, tr.TASKS[args.task][1])
 
     run = tr.sweep_and_train(
         make,
@@ -196,31 +187,56 @@ def linear_probe(data, test, args):
 
 
 def phase_map(args):
-    """Final training accuracy of Delta-Orthogonal + tanh over (sigma_w^2, depth), on --map-task."""
-    make, num_classes = TASKS[args.map_task]
+    """Final training accuracy of Delta-Orthogonal + tanh over (sigma_w^2, depth), on --map-task,
+    the best of --map-lrs; beside it the same with the body frozen at init (only the head
+    trained), and a linear classifier on the pixels (``cells, probe``)."""
+    make, num_classes = tr.TASKS[args.map_task]
     data = make(args.num_train, args.size, args.noise, args.seed, 'train')
+    indexed = (torch.arange(len(data[0])), data[1])
     sigma_b = math.sqrt(args.sigma_b2)
+
+    def best(make_model, train_data):
+        accuracies = [0.0]
+        for lr in args.map_lrs:
+            run = tr.train_classifier(
+                make_model(args.seed),
+                train_data,
+                lr,
+                args.map_steps,
+                batch_size=args.batch_size,
+                seed=args.seed)
+            if not run['diverged']:
+                accuracies.append(tr.tail_mean(run['accuracies']))
+        return max(accuracies)
+
+    def probe(seed):
+        torch.manual_seed(seed)
+        return tr.LinearProbe(data[0][0].numel(), num_classes)
+
     cells = []
     for sigma_w2 in args.map_sigma_w2:
         xi_c = mf.depth_scales(math.sqrt(sigma_w2), sigma_b)[1]
         for depth in args.map_depths:
-            best = 0.0
-            for lr in args.map_lrs:
-                model = build('do_tanh_critical', depth, args.width, data[0], args, args.seed,
-                              sigma_w2, num_classes)
-                run = tr.train_classifier(
-                    model, data, lr, args.map_steps, batch_size=args.batch_size, seed=args.seed)
-                if not run['diverged']:
-                    best = max(best, tr.tail_mean(run['accuracies']))
-            cells.append(dict(sigma_w2=sigma_w2, depth=depth, xi_c=xi_c, final_accuracy=best))
-    return cells
+
+            def make_model(seed, depth=depth, sigma_w2=sigma_w2):
+                return build('do_tanh_critical', depth, args.width, data[0], args, seed, sigma_w2,
+                             num_classes)
+
+            cells.append(
+                dict(
+                    sigma_w2=sigma_w2,
+                    depth=depth,
+                    xi_c=xi_c,
+                    final_accuracy=best(make_model, data),
+                    frozen_accuracy=best(tr.frozen_body_factory(make_model, data[0]), indexed)))
+    return cells, best(probe, data)
 
 
 def jacobian_spectra(args):
     """Singular values of d body / d input at init (one 4 x 4 input at the arm's scale), and the
     mean-field ``chi_1^depth`` (the mean squared singular value it predicts)."""
     size = 4
-    images, _ = TASKS[args.task][0](256, size, args.noise, args.seed, 'train')
+    images, _ = tr.TASKS[args.task][0](256, size, args.noise, args.seed, 'train')
     spectra = {}
     for arm in args.arms:
         sigma_w2 = ARMS[arm][1]
@@ -257,8 +273,8 @@ def cell(r):
             f'(lr {r["lr"]:g}, Δ {r["body_change"]:.2g}{frozen}){marks}')
 
 
-def write_table(results, probe, cells, spectra, args, seconds):
-    num_classes = TASKS[args.task][1]
+def write_table(results, probe, cells, map_probe, spectra, args, seconds):
+    num_classes = tr.TASKS[args.task][1]
     lines = [
         f'Task {args.task!r} ({num_classes} classes), head {args.head!r}, padding '
         f'{args.padding!r} (the *_zeros controls: zeros), {args.steps} steps. Per cell: final '
@@ -284,15 +300,17 @@ def write_table(results, probe, cells, spectra, args, seconds):
         lines += [
             '', f'Phase map (Delta-Orthogonal + tanh, sigma_b^2 = {args.sigma_b2:g}, task '
             f'{args.map_task!r}, {args.map_steps} steps, best of lr {args.map_lrs}): final '
-            'training accuracy; * = depth <= 6 xi_c', '',
+            'training accuracy (with the body frozen at init: only the head trained); * = depth '
+            f'<= 6 xi_c. Linear classifier on the pixels, same budget: {map_probe:.2f}.', '',
             '| sigma_w^2 | 6 xi_c | ' + ' | '.join(f'{d}' for d in args.map_depths) + ' |',
             '|---|---|' + '---|' * len(args.map_depths)
         ]
         for sigma_w2 in args.map_sigma_w2:
             row = [c for c in cells if c['sigma_w2'] == sigma_w2]
-            lines.append(f'| {sigma_w2:g} | {6 * row[0]["xi_c"]:.0f} | ' + ' | '.join(
-                f'{c["final_accuracy"]:.2f}{"*" if c["depth"] <= 6 * c["xi_c"] else ""}'
-                for c in row) + ' |')
+            lines.append(f'| {sigma_w2:g} | {6 * row[0]["xi_c"]:.0f} | ' +
+                         ' | '.join(f'{c["final_accuracy"]:.2f} ({c["frozen_accuracy"]:.2f})'
+                                    f'{"*" if c["depth"] <= 6 * c["xi_c"] else ""}'
+                                    for c in row) + ' |')
     if spectra:
         lines += [
             '', f'Jacobian singular values at init (depth {args.jacobian_depth}, width '
@@ -321,7 +339,7 @@ def plot(results, cells, spectra, args):
                 label = f'{r["arm"]} (lr {r["lr"]:g})'
                 axes[0][col].plot(r['losses'], label=label, lw=1.2)
                 axes[1][col].plot(r['accuracies'], label=label, lw=1.2)
-        axes[0][col].axhline(math.log(TASKS[args.task][1]), color='k', lw=0.7, ls=':')
+        axes[0][col].axhline(math.log(tr.TASKS[args.task][1]), color='k', lw=0.7, ls=':')
         axes[0][col].set(title=f'depth {depth}', ylabel='training loss', ylim=(0, 3))
         axes[1][col].set(xlabel='step', ylabel='training accuracy', ylim=(0, 1))
         axes[0][col].legend(fontsize=6)
@@ -381,7 +399,7 @@ QUICK = dict(
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
-    parser.add_argument('--task', choices=list(TASKS), default='pairs')
+    parser.add_argument('--task', choices=list(tr.TASKS), default='pairs')
     parser.add_argument(
         '--head',
         choices=['flatten', 'gap'],
@@ -402,13 +420,7 @@ def parse_args(argv=None):
         choices=list(ARMS),
         help='the arms also run at --deep-depth')
     parser.add_argument('--steps', type=int, default=300)
-    parser.add_argument('--sweep-steps', type=int, default=20)
-    parser.add_argument(
-        '--lrs',
-        type=float,
-        nargs='+',
-        default=[1e-3, 1e-2, 1e-1],
-        help='the initial grid: extended x10 at an edge until the choice is interior')
+    tr.add_lr_arguments(parser, sweep_steps=20)
     parser.add_argument(
         '--no-frozen-baseline',
         dest='frozen_baseline',
@@ -427,7 +439,7 @@ def parse_args(argv=None):
     parser.add_argument('--num-test', type=int, default=1024)
     parser.add_argument(
         '--map-task',
-        choices=list(TASKS),
+        choices=list(tr.TASKS),
         default='prototypes',
         help='the phase map measures signal propagation: a task a linear classifier solves')
     parser.add_argument('--map-depths', type=int, nargs='*', default=[10, 30, 100])
@@ -453,7 +465,7 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     torch.set_flush_denormal(True)  # vanishing signals make denormals, which are slow on CPU
-    make = TASKS[args.task][0]
+    make = tr.TASKS[args.task][0]
     data = make(args.num_train, args.size, args.noise, args.seed, 'train')
     test = make(args.num_test, args.size, args.noise, args.seed, 'test')
     probe = linear_probe(data, test, args) if args.depths else None
@@ -477,7 +489,7 @@ def main(argv=None):
             f'{r["body_change"]:>8.3f}{r["seconds"]:>9.1f}'
             f'{"  diverged" if r["diverged"] else "  unstable" if r["unstable"] else ""}',
             flush=True)
-    cells = phase_map(args) if args.map_depths else []
+    cells, map_probe = phase_map(args) if args.map_depths else ([], None)
     spectra = jacobian_spectra(args) if args.jacobian_depth > 0 else {}
     os.makedirs(args.out_dir, exist_ok=True)
     seconds = time.perf_counter() - start
@@ -488,10 +500,11 @@ def main(argv=None):
                 linear_probe=probe,
                 results=results,
                 phase_map=cells,
+                phase_map_linear_probe=map_probe,
                 jacobian=spectra,
                 seconds=seconds), f)
     plot(results, cells, spectra, args)
-    print(write_table(results, probe, cells, spectra, args, seconds))
+    print(write_table(results, probe, cells, map_probe, spectra, args, seconds))
     print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png,phase_map.png,'
           'jacobian_spectra.png}')
 

@@ -40,7 +40,6 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from isonet_det.datasets import make_prototype_pairs, make_prototypes  # noqa: E402
 from isonet_det.experiments import reporting  # noqa: E402
 from isonet_det.experiments import trainability as tr  # noqa: E402
 from isonet_det.models import ISONet  # noqa: E402
@@ -55,13 +54,6 @@ DEFAULT_ARMS = [
 ]
 INITS = ('delta', 'kaiming')
 ACTIVATIONS = {'srelu': dict(type='SReLU', init_value=-1.0), 'relu': dict(type='ReLU')}
-TASKS = {
-    'pairs':
-    (lambda num, size, noise, seed, split: make_prototype_pairs(num, size, 4, noise, seed, split),
-     4),
-    'prototypes':
-    (lambda num, size, noise, seed, split: make_prototypes(num, size, 10, noise, seed, split), 10),
-}
 
 
 def parse_arm(text):
@@ -158,7 +150,7 @@ def sweep_then_seeds(make_model, data, test, args, **kwargs):
 
 def run_arm(arm, data, test, args):
     init, act, coeff, wd = arm
-    num_classes = TASKS[args.task][1]
+    num_classes = tr.TASKS[args.task][1]
 
     def make_model(seed):
         torch.manual_seed(seed)
@@ -180,7 +172,7 @@ def run_arm(arm, data, test, args):
 def baselines(data, test, args):
     """The linear classifier on the pixels and, per init + activation of --arms, the network with
     its body frozen at init (features computed once per seed; the same protocol)."""
-    n, num_classes = len(data[0]), TASKS[args.task][1]
+    n, num_classes = len(data[0]), tr.TASKS[args.task][1]
     common = dict(batch_size=args.batch_size, weight_decay=args.weight_decay)
 
     def probe(seed):
@@ -216,7 +208,7 @@ def mean_std(values):
 
 
 def write_table(results, base, args, seconds):
-    num_classes = TASKS[args.task][1]
+    num_classes = tr.TASKS[args.task][1]
     lines = [
         f'ISONet-{args.depth} (base_channels {args.base_channels}), task {args.task!r} '
         f'({num_classes} classes), {args.steps} steps, seeds {args.seeds}: mean ± sd over seeds; '
@@ -258,7 +250,7 @@ def plot(results, args):
             label = f'{r["arm"]} (lr {r["lr"]:g})' if j == 0 else None
             axes[0].plot(run['losses'], color=f'C{i % 10}', lw=1, alpha=0.8, label=label)
             axes[1].plot(run['accuracies'], color=f'C{i % 10}', lw=1, alpha=0.8)
-    axes[0].axhline(math.log(TASKS[args.task][1]), color='k', lw=0.7, ls=':')
+    axes[0].axhline(math.log(tr.TASKS[args.task][1]), color='k', lw=0.7, ls=':')
     axes[0].set(xlabel='step', ylabel='training loss', ylim=(0, 4))
     axes[1].set(xlabel='step', ylabel='training accuracy', ylim=(0, 1))
     axes[0].legend(fontsize=6)
@@ -302,15 +294,9 @@ def parse_args(argv=None):
     parser.add_argument('--depth', type=int, default=50, choices=[18, 34, 50, 101, 152])
     parser.add_argument('--base-channels', type=int, default=16)
     parser.add_argument('--arms', type=parse_arm, nargs='+', default=DEFAULT_ARMS)
-    parser.add_argument('--task', choices=list(TASKS), default='pairs')
+    parser.add_argument('--task', choices=list(tr.TASKS), default='pairs')
     parser.add_argument('--steps', type=int, default=400)
-    parser.add_argument('--sweep-steps', type=int, default=15)
-    parser.add_argument(
-        '--lrs',
-        type=float,
-        nargs='+',
-        default=[1e-3, 1e-2, 1e-1],
-        help='the initial grid: extended x10 at an edge until the choice is interior')
+    tr.add_lr_arguments(parser, sweep_steps=15)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument(
         '--weight-decay', type=float, default=1e-4, help='of the arms that do not give one')
@@ -341,7 +327,7 @@ def main(argv=None):
     logging.getLogger('mmengine').setLevel(logging.WARNING)
     start = time.perf_counter()
     torch.set_flush_denormal(True)
-    make = TASKS[args.task][0]
+    make = tr.TASKS[args.task][0]
     data = make(args.num_train, args.size, args.noise, args.data_seed, 'train')
     test = make(args.num_test, args.size, args.noise, args.data_seed, 'test')
     print(f'{"arm":<28}{"lr":>7}{"final loss":>16}{"train acc":>16}{"test acc":>16}'
