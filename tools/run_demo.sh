@@ -13,12 +13,9 @@ case "${1:-}" in
   "") ;;
   *) echo "usage: bash tools/run_demo.sh [--quick]" >&2; exit 2 ;;
 esac
+source tools/stack.sh
 bash tools/setup_env.sh
-if [ "${ISONET_STACK:-newest}" = oldest ]; then
-  PY="${ISONET_VENV:-.venv-oldest}/bin/python"
-else
-  PY="${ISONET_VENV:-.venv}/bin/python"
-fi
+PY="$ISONET_VENV/bin/python"
 CONFIG=configs/demo/mask-rcnn_risonet18_fpn_shapes.py
 WORK="work_dirs/demo_$(date +%Y%m%d_%H%M%S)"
 

@@ -8,20 +8,17 @@
 #                                                 # install check included) and the demo --quick
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STACK=${ISONET_STACK:-newest}
-if [ "$STACK" = oldest ]; then
-  export ISONET_VENV=${ISONET_VENV:-.venv-oldest}
-fi
-VENV=${ISONET_VENV:-.venv}
+source tools/stack.sh
+STACK=$ISONET_STACK VENV=$ISONET_VENV
 FAST=0
 if [ "${1:-}" = --fast ]; then
   FAST=1
   shift
 fi
 # --fast reuses an environment whose stamp matches the files that define it
-STAMP="$VENV/.isonet-setup-$(cat setup.py tools/setup_env.sh | sha1sum | cut -c1-12)-$STACK"
+STAMP="$VENV/.isonet-setup-$(cat setup.py tools/setup_env.sh tools/stack.sh | sha1sum | cut -c1-12)-$STACK"
 if [ "$FAST" = 1 ] && [ -f "$STAMP" ]; then
-  echo "[tests] $VENV is current (setup.py and tools/setup_env.sh unchanged): no setup"
+  echo "[tests] $VENV is current (setup.py, tools/setup_env.sh, tools/stack.sh unchanged): no setup"
 else
   bash tools/setup_env.sh
   rm -f "$VENV"/.isonet-setup-*

@@ -28,20 +28,17 @@
 # GPU node and share ISONET_WHEEL_CACHE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STACK=${ISONET_STACK:-newest}
+source tools/stack.sh
+STACK=$ISONET_STACK VENV=$ISONET_VENV
 case "$STACK" in
   newest)
     TORCH_VERSION=2.14.1 TORCHVISION_VERSION=0.29.1 MMENGINE_VERSION=0.10.7
-    EXTRA_PINS=() EXTRAS='tests,seg,cls' RAISE_CXX=1 DEFAULT_VENV=.venv ;;
+    EXTRA_PINS=() EXTRAS='tests,seg,cls' RAISE_CXX=1 ;;
   oldest)
     TORCH_VERSION=2.1.2 TORCHVISION_VERSION=0.16.2 MMENGINE_VERSION=0.10.4
     EXTRA_PINS=('numpy<2')  # torch 2.1 was built against numpy 1
-    EXTRAS='tests' RAISE_CXX=0 DEFAULT_VENV=.venv-oldest ;;
-  *)
-    echo "[setup] ERROR: ISONET_STACK must be newest or oldest, not '$STACK'" >&2
-    exit 1 ;;
+    EXTRAS='tests' RAISE_CXX=0 ;;
 esac
-VENV=${ISONET_VENV:-$DEFAULT_VENV}
 PY=${PYTHON:-python3}
 MMCV_VERSION=2.1.0
 MMDET_VERSION=3.3.0

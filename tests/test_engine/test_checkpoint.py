@@ -11,22 +11,13 @@ from mmengine.config import Config
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
+from payloads import TouchPayload
 from tiny_runner import make_runner
 
 from isonet_det.engine import (UntrustedCheckpointError, checkpoints_of_config,
                                load_checkpoint_file, trust_checkpoint)
 
 ROOT = __file__.rsplit('/tests/', 1)[0]
-
-
-class Payload:
-    """Pickles to ``os.system('touch <marker>')``."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f'touch {self.marker}', ))
 
 
 class TouchModule(nn.Module):
@@ -37,14 +28,14 @@ class TouchModule(nn.Module):
 
 def write_payload(path, fmt, marker):
     """A file in ``fmt`` whose loading with a plain unpickler runs ``touch marker``."""
-    obj = {'state_dict': {'w': torch.zeros(1)}, 'meta': Payload(marker)}
+    obj = {'state_dict': {'w': torch.zeros(1)}, 'meta': TouchPayload(marker)}
     if fmt == 'zip':
         torch.save(obj, path)
     elif fmt == 'legacy':  # what PyTorch < 1.6 wrote (the reference ImageNet checkpoints)
         torch.save(obj, path, _use_new_zipfile_serialization=False)
     elif fmt == 'raw-pickle':
         with open(path, 'wb') as f:
-            pickle.dump(Payload(marker), f, protocol=2)  # reaches the GLOBAL opcode
+            pickle.dump(TouchPayload(marker), f, protocol=2)  # reaches the GLOBAL opcode
     elif fmt == 'torchscript':
         torch.jit.save(torch.jit.script(TouchModule()), str(path))
 

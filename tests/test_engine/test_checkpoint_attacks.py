@@ -20,6 +20,7 @@ import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import load_checkpoint
+from payloads import TouchPayload
 from tiny_runner import make_runner
 
 from isonet_det.engine import (IsometryRegularizerHook, UntrustedCheckpointError,
@@ -207,29 +208,20 @@ def test_resuming_your_own_run_still_keeps_max_keep_ckpts(tmp_path):
 # 4. URL schemes go through the same reader ------------------------------------------------
 
 
-class Marker:
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (os.system, (f'touch {self.path}', ))
-
-
 def test_url_schemes_load_cached_files_through_the_reader(tmp_path, monkeypatch):
     from mmdet.models.backbones import ResNet
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
     cache = tmp_path / 'torch' / 'hub' / 'checkpoints'
     cache.mkdir(parents=True)
     marker = tmp_path / 'payload-ran'
-    torch.save({'meta': Marker(marker)}, cache / 'resnet50-0676ba61.pth')
+    torch.save({'meta': TouchPayload(marker)}, cache / 'resnet50-0676ba61.pth')
     backbone = ResNet(
         depth=50, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50'))
     with pytest.raises(UntrustedCheckpointError, match='torchvision://resnet50.*posix.system'):
         backbone.init_weights()  # the stock ResNet-50 configs' init_cfg
     from mmengine.runner.checkpoint import get_external_models
     v1c = get_external_models()['resnet50_v1c']
-    torch.save({'meta': Marker(marker)}, cache / osp.basename(v1c))
+    torch.save({'meta': TouchPayload(marker)}, cache / osp.basename(v1c))
     for url in ('https://download.pytorch.org/models/resnet50-0676ba61.pth',
                 'open-mmlab://resnet50_v1c', v1c):
         with pytest.raises(UntrustedCheckpointError, match='posix.system'):
@@ -254,7 +246,7 @@ def test_trust_does_not_follow_last_checkpoint_out_of_the_work_dir(tmp_path):
     from mmengine.config import Config
     work, elsewhere = tmp_path / 'work', tmp_path / 'elsewhere.pth'
     work.mkdir()
-    elsewhere.write_bytes(saved({'meta': Marker(tmp_path / 'ran')}))
+    elsewhere.write_bytes(saved({'meta': TouchPayload(tmp_path / 'ran')}))
     (work / 'last_checkpoint').write_text(str(elsewhere))
     cfg = Config(dict(resume=True, load_from=None, work_dir=str(work), model=dict()))
     with pytest.raises(ValueError, match='outside the work dir'):

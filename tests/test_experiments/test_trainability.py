@@ -91,9 +91,9 @@ def test_sweep_extends_the_grid_until_the_choice_is_interior_and_scores_other_se
     assert len(lrs) > 2 and all(b == pytest.approx(10 * a) for a, b in zip(lrs, lrs[1:]))
     assert set(seen[:-len(run['tried'])]) == {1007, 2007} and seen[-1] == 7
     expected = tail_mean(
-        train_classifier(model(1007), DATA, 1e-3, 5, batch_size=16, seed=1007)['losses'], 3)
+        train_classifier(model(1007), DATA, 1e-3, 5, batch_size=16, seed=1007)['losses'])
     expected += tail_mean(
-        train_classifier(model(2007), DATA, 1e-3, 5, batch_size=16, seed=2007)['losses'], 3)
+        train_classifier(model(2007), DATA, 1e-3, 5, batch_size=16, seed=2007)['losses'])
     assert run['sweep'][1e-3] == pytest.approx(expected / 2)
     capped = sweep_and_train(model, DATA, [1e-5, 1e-4], 5, 10, batch_size=16, max_extensions=1)
     assert sorted(capped['sweep']) == [1e-5, 1e-4, pytest.approx(1e-3)]

@@ -61,19 +61,21 @@ def test_jacobian_spectrum(tmp_path):
     assert (tmp_path / 'jacobian_spectrum.png').exists()
 
 
+ARMS = ('do_tanh_critical', 'gauss_tanh_critical', 'gauss_tanh_critical_zeros', 'do_tanh_ordered',
+        'do_tanh_chaotic', 'kaiming_relu', 'kaiming_relu_zeros', 'isonet', 'isonet_noreg',
+        'kaiming_relu_orth')
+
+
 def test_depth_trainability_small(tmp_path):
     out = tmp_path / 'run'
     run = tool('depth_trainability.py', '--depths', '2', '5', '--steps', '4', '--sweep-steps', '2',
                '--lrs', '1e-3', '1e-2', '--width', '4', '--num-train', '64', '--num-test', '32',
                '--map-depths', '2', '4', '--map-sigma-w2', '0.5', '2.0', '--map-lrs', '1e-2',
                '--map-steps', '2', '--jacobian-depth', '3', '--jacobian-width', '2', '--deep-depth',
-               '7', '--out-dir', str(out))
+               '7', '--arms', *ARMS, '--out-dir', str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     saved = json.loads((out / 'results.json').read_text())
-    arms = ('do_tanh_critical', 'gauss_tanh_critical', 'gauss_tanh_critical_zeros',
-            'do_tanh_ordered', 'do_tanh_chaotic', 'kaiming_relu', 'kaiming_relu_zeros', 'isonet',
-            'isonet_noreg', 'kaiming_relu_orth')
-    expected = {(d, a) for d in (2, 5) for a in arms}
+    expected = {(d, a) for d in (2, 5) for a in ARMS}
     expected |= {(7, 'do_tanh_critical'), (7, 'isonet_noreg')}
     assert {(r['depth'], r['arm']) for r in saved['results']} == expected
     assert saved['task'] == 'pairs' and saved['linear_probe']['test_accuracy'] >= 0

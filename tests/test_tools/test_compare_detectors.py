@@ -1,7 +1,5 @@
 """tools/analysis/compare_detectors.py: every arm is the demo detector with only its backbone
 changed, and the tool trains, evaluates, tabulates and resumes (tiny data)."""
-import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -11,15 +9,10 @@ import sys
 import pytest
 import torch
 
+from isonet_det.experiments.detector_arms import ARMS, DEMO_CONFIG, arm_config
+
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 TOOL = osp.join(ROOT, 'tools', 'analysis', 'compare_detectors.py')
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('compare_detectors', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.extras
@@ -31,11 +24,11 @@ def test_each_arm_changes_only_the_backbone_and_trains_a_step():
     register_all_modules()
     __import__('isonet_det')
     __import__('mmpretrain.models')  # the nf_resnet arm's TIMMBackbone
-    tool = load_tool()
-    args = argparse.Namespace(val_interval=1, log_interval=5, num_train=12, data='/tmp/shapes')
-    demo = Config.fromfile(tool.DEMO)
-    for arm, (family, backbone, hook) in tool.ARMS.items():
-        cfg = tool.arm_config(arm, 0.03, 7, 3, args)
+    assert osp.samefile(DEMO_CONFIG,
+                        osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py'))
+    demo = Config.fromfile(DEMO_CONFIG)
+    for arm, (family, backbone, hook) in ARMS.items():
+        cfg = arm_config(arm, 0.03, 7, 3, '/tmp/shapes', num_train=12, log_interval=5)
         assert cfg.model.backbone == backbone and cfg.randomness.seed == 7
         assert cfg.model.neck == demo.model.neck and cfg.model.roi_head == demo.model.roi_head
         assert cfg.optim_wrapper.optimizer.lr == 0.03 and cfg.train_cfg.max_epochs == 3
@@ -52,7 +45,7 @@ def test_each_arm_changes_only_the_backbone_and_trains_a_step():
         losses = model(**model.data_preprocessor(packed, True), mode='loss')
         total, _ = model.parse_losses(losses)
         assert torch.isfinite(total), arm
-    skip = MODELS.build(tool.ARMS['skipinit'][1])
+    skip = MODELS.build(ARMS['skipinit'][1])
     skip.init_weights()
     assert all(m.residual_scale.scale.item() == 0 for m in skip.modules()
                if hasattr(m, 'residual_scale'))

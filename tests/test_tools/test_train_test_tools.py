@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from payloads import TouchPayload
 
 from isonet_det.datasets import generate_shapes_dataset
 
@@ -144,13 +145,8 @@ def test_train_resume_test_and_refuse_malicious(tiny_data, tmp_path):
     drawn = [f for dp, _, fs in os.walk(tmp_path / 'test') for f in fs if f.endswith('.png')]
     assert drawn
 
-    class Payload:
-
-        def __reduce__(self):
-            return (os.system, (f'touch {tmp_path}/pwned', ))
-
     ckpt = torch.load(osp.join(work, 'epoch_2.pth'), weights_only=False)
-    ckpt['meta']['note'] = Payload()
+    ckpt['meta']['note'] = TouchPayload(tmp_path / 'pwned')
     evil = str(tmp_path / 'evil.pth')
     torch.save(ckpt, evil)
     refused = python_tool('test.py', DEMO, evil, '--work-dir', str(tmp_path / 'evil'),

@@ -42,72 +42,9 @@ from functools import partial
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
 from isonet_det.experiments import launch, reporting  # noqa: E402
+from isonet_det.experiments.detector_arms import ARMS, REFERENCE_ARM, arm_config  # noqa: E402
 
-DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
-STAGES = dict(depth=18, base_channels=32, out_indices=(0, 1, 2, 3), frozen_stages=-1)
-KAIMING = dict(
-    type='Kaiming', layer='Conv2d', mode='fan_in', nonlinearity='relu', distribution='normal')
-RESNET = dict(
-    type='ResNet', num_stages=4, style='pytorch', norm_eval=False, init_cfg=None, **STAGES)
-# arm -> (family, backbone, regulariser hook on)
-ARMS = {
-    'risonet': ('risonet', dict(type='RISONet', **STAGES), True),
-    'risonet_noreg': ('risonet', dict(type='RISONet', **STAGES), False),
-    'isonet': ('isonet', dict(type='ISONet', **STAGES), True),
-    'resnet_bn': ('resnet_bn', dict(RESNET, norm_cfg=dict(type='BN', requires_grad=True)), False),
-    'resnet_gn':
-    ('resnet_gn', dict(RESNET, norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)), False),
-    'skipinit': ('skipinit',
-                 dict(
-                     type='RISONet',
-                     act_cfg=dict(type='ReLU'),
-                     init_cfg=KAIMING,
-                     residual_scale_init=0.0,
-                     **STAGES), False),
-    'nf_resnet': ('nf_resnet',
-                  dict(
-                      type='mmpretrain.TIMMBackbone',
-                      model_name='nf_resnet26',
-                      features_only=True,
-                      pretrained=False,
-                      out_indices=(1, 2, 3, 4),
-                      channels=(32, 64, 128, 256),
-                      stem_chs=32,
-                      bottle_ratio=1.25), False),
-}
-REFERENCE_ARM = 'resnet_bn'
 CONFIG_LOCK = threading.Lock()
-
-
-def arm_config(arm, lr, seed, epochs, args):
-    """The demo config with the arm's backbone, lr, seed and schedule (mmengine Config)."""
-    from mmengine.config import Config
-    family, backbone, hook = ARMS[arm]
-    cfg = Config.fromfile(DEMO)
-    cfg.model.backbone = backbone
-    if backbone['type'].startswith('mmpretrain.'):  # registers TIMMBackbone under 'mmpretrain'
-        cfg.custom_imports.imports = list(cfg.custom_imports.imports) + ['mmpretrain.models']
-    cfg.custom_hooks = [
-        h for h in cfg.custom_hooks if hook or h['type'] != 'IsometryRegularizerHook'
-    ]
-    cfg.optim_wrapper.optimizer.lr = lr
-    if family == 'isonet':
-        cfg.optim_wrapper.paramwise_cfg = cfg.isonet_plain_paramwise_cfg
-    cfg.randomness = dict(seed=seed)
-    cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = args.val_interval
-    cfg.param_scheduler[1].end = epochs
-    cfg.param_scheduler[1].milestones = [max(1, epochs - 1)] if epochs > 1 else []
-    cfg.default_hooks.logger.interval = args.log_interval
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs, max_keep_ckpts=1)
-    for loader, num in ((cfg.train_dataloader, args.num_train), (cfg.val_dataloader, None)):
-        loader.dataset.data_root = args.data
-        loader.num_workers = 0
-        if num:
-            loader.dataset.indices = num
-    cfg.val_evaluator.ann_file = osp.join(args.data, 'annotations', 'instances_val.json')
-    cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
-    return cfg
 
 
 def train(arm, lr, seed, epochs, work_dir, args):
@@ -116,7 +53,15 @@ def train(arm, lr, seed, epochs, work_dir, args):
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
     with CONFIG_LOCK:  # mmengine's Config.fromfile (pkg_resources) is not thread-safe
-        arm_config(arm, lr, seed, epochs, args).dump(config)
+        arm_config(
+            arm,
+            lr,
+            seed,
+            epochs,
+            args.data,
+            num_train=args.num_train,
+            val_interval=args.val_interval,
+            log_interval=args.log_interval).dump(config)
     usage = launch.train_in_subprocess(
         config, work_dir, getattr(args, 'jobs', 1), name=f'{arm} (lr {lr}, seed {seed})')
     logs = read_scalars(work_dir)
