@@ -3,7 +3,7 @@
 regulariser against weight decay, all on the same data and budget, beside the baselines that would
 score the same if the body learned nothing.
 
-    python tools/analysis/isonet_ablation.py [--depth 18] [--base-channels 16] [--steps 600]
+    python tools/analysis/isonet_ablation.py [--depth 18] [--base-channels 16] [--steps 300]
         [--seeds 0 1 2] [--arms delta+srelu+1e-4+5e-4 ...] [--quick] [--out-dir DIR]
 
 An arm is ``init+activation+coeff[+weight_decay]``: init ``delta`` (the reference: Delta on every
@@ -294,13 +294,13 @@ def parse_args(argv=None):
     parser.add_argument('--base-channels', type=int, default=16)
     parser.add_argument('--arms', type=parse_arm, nargs='+', default=DEFAULT_ARMS)
     parser.add_argument('--task', choices=list(tr.TASKS), default='pairs')
-    parser.add_argument('--steps', type=int, default=600)
+    parser.add_argument('--steps', type=int, default=300)
     tr.add_lr_arguments(parser)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument(
         '--weight-decay', type=float, default=1e-4, help='of the arms that do not give one')
     parser.add_argument(
-        '--track-every', type=int, default=60, help='steps between orthogonality records')
+        '--track-every', type=int, default=30, help='steps between orthogonality records')
     parser.add_argument('--size', type=int, default=32)
     parser.add_argument('--noise', type=float, default=1.0)
     parser.add_argument('--batch-size', type=int, default=32)
