@@ -98,13 +98,19 @@ def evaluate(arm, args):
     return images, preds, params
 
 
-def lesion_scores(preds, gts):
-    inter = sum(int(((p == 1) & (g == 1)).sum()) for p, g in zip(preds, gts))
-    pred_area = sum(int((p == 1).sum()) for p in preds)
-    gt_area = sum(int((g == 1).sum()) for g in gts)
-    iou = inter / max(1, pred_area + gt_area - inter)
-    dice = 2 * inter / max(1, pred_area + gt_area)
-    return iou, dice
+def lesion_scores(preds, gts, num_classes=2, ignore_index=255):
+    """The lesion class's IoU and Dice over all validation pixels (areas summed over images), by
+    MMSegmentation's own IoUMetric arithmetic (0 where a class is absent from both)."""
+    import torch
+    from mmseg.evaluation.metrics import IoUMetric
+    areas = [
+        IoUMetric.intersect_and_union(
+            torch.from_numpy(p.astype(np.int64)), torch.from_numpy(g.astype(np.int64)),
+            num_classes, ignore_index) for p, g in zip(preds, gts)
+    ]
+    totals = [sum(a[i] for a in areas) for i in range(4)]
+    scores = IoUMetric.total_area_to_metrics(*totals, metrics=['mIoU', 'mDice'], nan_to_num=0)
+    return float(scores['IoU'][1]), float(scores['Dice'][1])
 
 
 def draw(images, gts, preds, out_path, count=6):

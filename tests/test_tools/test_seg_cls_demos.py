@@ -57,3 +57,17 @@ def test_user_data_is_never_overwritten(tmp_path):
         done = run(tool, '--quick', '--data', str(mine), '--out-dir', str(tmp_path / tool))
         assert done.returncode != 0 and 'FileExistsError' in done.stderr, tool
     assert (mine / 'keep.txt').read_text() == 'mine'
+
+
+def test_seg_demo_lesion_scores_are_mmseg_iou_and_dice_over_all_pixels():
+    """The lesion class's IoU and Dice: areas summed over every image, as IoUMetric does."""
+    import numpy as np
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from seg_demo import lesion_scores
+    pred = [np.array([[1, 1], [0, 0]], np.uint8), np.array([[1, 0], [0, 0]], np.uint8)]
+    gt = [np.array([[1, 0], [0, 0]], np.uint8), np.array([[1, 1], [1, 0]], np.uint8)]
+    # intersection 2, predicted 3, true 4: IoU 2 / 5, Dice 4 / 7
+    iou, dice = lesion_scores(pred, gt)
+    assert iou == pytest.approx(2 / 5) and dice == pytest.approx(4 / 7)
+    empty = [np.zeros((2, 2), np.uint8)]
+    assert lesion_scores(empty, empty) == (0.0, 0.0)
