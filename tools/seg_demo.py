@@ -105,8 +105,8 @@ def lesion_scores(preds, gts, num_classes=2, ignore_index=255):
     from mmseg.evaluation.metrics import IoUMetric
     areas = [
         IoUMetric.intersect_and_union(
-            torch.from_numpy(p.astype(np.int64)), torch.from_numpy(g.astype(np.int64)),
-            num_classes, ignore_index) for p, g in zip(preds, gts)
+            torch.from_numpy(p.astype(np.int64)), torch.from_numpy(g.astype(np.int64)), num_classes,
+            ignore_index) for p, g in zip(preds, gts)
     ]
     totals = [sum(a[i] for a in areas) for i in range(4)]
     scores = IoUMetric.total_area_to_metrics(*totals, metrics=['mIoU', 'mDice'], nan_to_num=0)
