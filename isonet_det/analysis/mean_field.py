@@ -191,15 +191,17 @@ def correlation_map(c: float,
 def fixed_point_c(sigma_w: float,
                   sigma_b: float,
                   nonlinearity: str = 'tanh',
-                  threshold: float = -1.0) -> Tuple[float, float]:
+                  threshold: float = -1.0,
+                  q_star: float = None) -> Tuple[float, float]:
     """``(c*, chi_c)``: the stable fixed point of the correlation map and its slope there.
 
     Ordered phase or critical line (``chi_1 <= 1``): ``c* = 1``, ``chi_c = chi_1``. Chaotic phase:
     ``C(c) - c`` is ``>= 0`` at ``c = 0`` and ``< 0`` just below 1 (slope ``chi_1 > 1`` there), so
     ``c*`` is its root in between (Brent's method); ``chi_c = sigma_w^2 E[phi'(u_1) phi'(u_2)]``.
+    ``q_star``: the variance fixed point, if the caller has it.
     """
     _check(nonlinearity)
-    q = fixed_point_q(sigma_w, sigma_b, nonlinearity, threshold)
+    q = fixed_point_q(sigma_w, sigma_b, nonlinearity, threshold) if q_star is None else q_star
     chi = chi_1(sigma_w, sigma_b, nonlinearity, threshold, q)
     if math.isinf(q) or q == 0.0 or chi <= 1.0:
         return 1.0, chi
@@ -228,7 +230,7 @@ def depth_scales(sigma_w: float,
         return xi, xi
     _, deriv2, curv = _moments(q, nonlinearity, threshold)
     rate_q = sigma_w**2 * (deriv2 + curv)
-    rate_c = fixed_point_c(sigma_w, sigma_b, nonlinearity, threshold)[1]
+    rate_c = fixed_point_c(sigma_w, sigma_b, nonlinearity, threshold, q)[1]
 
     def scale(rate):
         return math.inf if abs(rate - 1.0) < 1e-12 or rate <= 0 else -1.0 / math.log(abs(rate))

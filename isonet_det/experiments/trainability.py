@@ -68,11 +68,6 @@ def relative_change(now: Sequence[torch.Tensor], initial: Sequence[torch.Tensor]
     return float((moved / sum(b.pow(2).sum() for b in initial)).sqrt())
 
 
-def orthogonality_errors(convs: Sequence[nn.Conv2d]) -> List[float]:
-    """Per conv, ``||Conv(A, A) - delta||_F / ||delta||_F`` (the isometry report's column)."""
-    return [orthogonality_error(c) for c in convs]
-
-
 def train_classifier(model: nn.Module,
                      data: Data,
                      lr: float,
@@ -97,11 +92,9 @@ def train_classifier(model: nn.Module,
     body = model.body_convs()
     convs = body if regulariser is not None else []
     initial = [c.weight.detach().clone() for c in body]
-    trained = list(model.head.parameters()) if head_only else list(model.parameters())
-    chosen = {id(p) for p in trained}
-    named = [(n, p) for n, p in model.named_parameters() if id(p) in chosen]
-    decay = [p for n, p in named if p.dim() > 1]
-    rest = [p for n, p in named if p.dim() <= 1]
+    trained = list((model.head if head_only else model).parameters())
+    decay = [p for p in trained if p.dim() > 1]
+    rest = [p for p in trained if p.dim() <= 1]
     opt = torch.optim.SGD(
         [dict(params=decay, weight_decay=weight_decay),
          dict(params=rest, weight_decay=0.0)],
@@ -122,13 +115,13 @@ def train_classifier(model: nn.Module,
             body_change=relative_change([c.weight for c in body], initial))
         if track_every > 0:
             if not diverged and tracked[-1][0] != len(losses):
-                tracked.append([len(losses), orthogonality_errors(body)])
+                tracked.append([len(losses), [orthogonality_error(c) for c in body]])
             out['orthogonality'] = tracked
         return out
 
     for step in range(steps):
         if track_every > 0 and step % track_every == 0:
-            tracked.append([step, orthogonality_errors(body)])
+            tracked.append([step, [orthogonality_error(c) for c in body]])
         idx = torch.randint(len(images), (batch_size, ), generator=g)
         logits = model(images[idx])
         loss = F.cross_entropy(logits, labels[idx])
@@ -155,6 +148,17 @@ class LinearProbe(nn.Module):
 
     def forward(self, x):
         return self.head(x.flatten(1))
+
+
+def linear_probe_factory(images: torch.Tensor, num_classes: int) -> Callable[[int], LinearProbe]:
+    """``make(seed)`` for :func:`sweep_and_train`: a seeded :class:`LinearProbe` on ``images``'
+    pixels."""
+
+    def make(seed):
+        torch.manual_seed(seed)
+        return LinearProbe(images[0].numel(), num_classes)
+
+    return make
 
 
 class FrozenBody(nn.Module):
@@ -202,6 +206,28 @@ def frozen_body_factory(make_model: Callable[[int], nn.Module],
     return make
 
 
+def frozen_body_task(make_model: Callable[[int], nn.Module], data: Data,
+                     test: Data) -> Tuple[Callable[[int], FrozenBody], Data, Data]:
+    """The frozen-body baseline of ``make_model`` on ``data`` and ``test``: ``(make, train,
+    held_out)`` for :func:`sweep_and_train` and :func:`accuracy`, where the images are replaced by
+    their indices into one table of head inputs (training images first, then the held-out ones)."""
+    n = len(data[0])
+    make = frozen_body_factory(make_model, torch.cat([data[0], test[0]]))
+    return make, (torch.arange(n), data[1]), (torch.arange(n, n + len(test[0])), test[1])
+
+
+def final_scores(run: Dict, model: nn.Module, test: Data) -> Dict[str, float]:
+    """``final_loss`` and ``final_accuracy`` (means of the last 10 training steps) and
+    ``test_accuracy`` of a run (``nan`` for a diverged one)."""
+    if run['diverged']:
+        return dict(
+            final_loss=float('nan'), final_accuracy=float('nan'), test_accuracy=float('nan'))
+    return dict(
+        final_loss=tail_mean(run['losses']),
+        final_accuracy=tail_mean(run['accuracies']),
+        test_accuracy=accuracy(model, test))
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, data: Data, batch_size: int = 256) -> float:
     """Accuracy of ``model`` (eval mode) on ``data``."""
@@ -230,8 +256,7 @@ def sweep_and_train(make_model: Callable[[int], nn.Module],
     depth-100 Delta-Orthogonal tanh net led at lr 1e-2 after 60 steps and trained only at 1e-3.
     While the best lr is the smallest or the largest of the grid, the grid extends by a factor 10
     that way (at most ``max_extensions`` times), so the choice is interior: a tried lr on each
-    side.
-    The lr with the best score trains ``make_model(seed)`` for ``steps``. If that run diverges
+    side. The lr with the best score trains ``make_model(seed)`` for ``steps``. If that run diverges
     (non-finite loss) or :func:`blew_up`, the next best lr is tried; if every one does, the finite
     run with the lowest final loss is kept, marked ``unstable`` (if none is finite, the smallest
     lr's run, ``diverged``). Returns the run's ``losses``, ``accuracies``, ``body_change``,

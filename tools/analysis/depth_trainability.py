@@ -126,13 +126,9 @@ def build(arm, depth, width, images, args, seed, sigma_w2=None, num_classes=None
 def summarise(run, model, test):
     """The run's final loss / accuracy (mean of the last 10 steps), held-out accuracy, body
     movement, without the model."""
-    ok = not run['diverged']
     result = {k: v for k, v in run.items() if k != 'model'}
     result['sweep'] = {str(k): v for k, v in run['sweep'].items()}
-    result.update(
-        final_loss=tr.tail_mean(run['losses']) if ok else float('nan'),
-        final_accuracy=tr.tail_mean(run['accuracies']) if ok else float('nan'),
-        test_accuracy=tr.accuracy(model, test) if ok else float('nan'))
+    result.update(tr.final_scores(run, model, test))
     return result
 
 
@@ -157,11 +153,9 @@ def run_arm(arm, depth, data, test, args):
     result = dict(
         arm=arm, depth=depth, padding=padding_of(arm, args), **summarise(run, run['model'], test))
     if args.frozen_baseline:  # the same protocol, on features computed once per seed
-        n = len(data[0])
-        frozen = tr.sweep_and_train(
-            tr.frozen_body_factory(make, torch.cat([data[0], test[0]])), (torch.arange(n), data[1]),
-            args.lrs, args.sweep_steps, args.steps, **common)
-        held_out = (torch.arange(n, n + len(test[0])), test[1])
+        frozen_make, indexed, held_out = tr.frozen_body_task(make, data, test)
+        frozen = tr.sweep_and_train(frozen_make, indexed, args.lrs, args.sweep_steps, args.steps,
+                                    **common)
         result['frozen_body'] = {
             k: v
             for k, v in summarise(frozen, frozen['model'], held_out).items()
@@ -175,14 +169,8 @@ def run_arm(arm, depth, data, test, args):
 
 def linear_probe(data, test, args):
     """The raw-input baseline: a linear classifier on the pixels, the same protocol."""
-    size = data[0][0].numel()
-
-    def make(seed):
-        torch.manual_seed(seed)
-        return tr.LinearProbe(size, tr.TASKS[args.task][1])
-
     run = tr.sweep_and_train(
-        make,
+        tr.linear_probe_factory(data[0], tr.TASKS[args.task][1]),
         data,
         args.lrs,
         args.sweep_steps,
@@ -216,10 +204,6 @@ def phase_map(args):
                 accuracies.append(tr.tail_mean(run['accuracies']))
         return max(accuracies)
 
-    def probe(seed):
-        torch.manual_seed(seed)
-        return tr.LinearProbe(data[0][0].numel(), num_classes)
-
     cells = []
     for sigma_w2 in args.map_sigma_w2:
         xi_c = mf.depth_scales(math.sqrt(sigma_w2), sigma_b)[1]
@@ -236,7 +220,7 @@ def phase_map(args):
                     xi_c=xi_c,
                     final_accuracy=best(make_model, data),
                     frozen_accuracy=best(tr.frozen_body_factory(make_model, data[0]), indexed)))
-    return cells, best(probe, data)
+    return cells, best(tr.linear_probe_factory(data[0], num_classes), data)
 
 
 def jacobian_spectra(args):

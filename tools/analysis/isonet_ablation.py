@@ -122,12 +122,8 @@ def arm_name(arm, args):
 
 
 def finish(run, model, test):
-    """Final loss / accuracy (mean of the last 10 steps) and held-out accuracy; drops the model."""
-    ok = not run['diverged']
-    run.update(
-        final_loss=tr.tail_mean(run['losses']) if ok else float('nan'),
-        final_accuracy=tr.tail_mean(run['accuracies']) if ok else float('nan'),
-        test_accuracy=tr.accuracy(model, test) if ok else float('nan'))
+    """The run with its final scores (:func:`trainability.final_scores`), without the model."""
+    run.update(tr.final_scores(run, model, test))
     return run
 
 
@@ -149,16 +145,20 @@ def sweep_then_seeds(make_model, data, test, args, **kwargs):
         runs=runs)
 
 
+def classifier_factory(init, act, args):
+    """``make(seed)``: a seeded ISONetClassifier of --depth and --base-channels."""
+
+    def make(seed):
+        torch.manual_seed(seed)
+        return ISONetClassifier(args.depth, args.base_channels, init, act, tr.TASKS[args.task][1])
+
+    return make
+
+
 def run_arm(arm, data, test, args):
     init, act, coeff, wd = arm
-    num_classes = tr.TASKS[args.task][1]
-
-    def make_model(seed):
-        torch.manual_seed(seed)
-        return ISONetClassifier(args.depth, args.base_channels, init, act, num_classes)
-
     result = sweep_then_seeds(
-        make_model,
+        classifier_factory(init, act, args),
         data,
         test,
         args,
@@ -173,22 +173,12 @@ def run_arm(arm, data, test, args):
 def baselines(data, test, args):
     """The linear classifier on the pixels and, per init + activation of --arms, the network with
     its body frozen at init (features computed once per seed; the same protocol)."""
-    n, num_classes = len(data[0]), tr.TASKS[args.task][1]
     common = dict(batch_size=args.batch_size, weight_decay=args.weight_decay)
-
-    def probe(seed):
-        torch.manual_seed(seed)
-        return tr.LinearProbe(data[0][0].numel(), num_classes)
-
+    probe = tr.linear_probe_factory(data[0], tr.TASKS[args.task][1])
     out = {'linear on pixels': sweep_then_seeds(probe, data, test, args, **common)}
-    indexed, held_out = (torch.arange(n), data[1]), (torch.arange(n, n + len(test[0])), test[1])
     for init, act in dict.fromkeys((a[0], a[1]) for a in args.arms):
-
-        def make_model(seed, init=init, act=act):
-            torch.manual_seed(seed)
-            return ISONetClassifier(args.depth, args.base_channels, init, act, num_classes)
-
-        frozen = tr.frozen_body_factory(make_model, torch.cat([data[0], test[0]]))
+        frozen, indexed, held_out = tr.frozen_body_task(
+            classifier_factory(init, act, args), data, test)
         out[f'{init}+{act}, body frozen at init'] = sweep_then_seeds(frozen, indexed, held_out,
                                                                      args, **common)
     return out
