@@ -1,17 +1,25 @@
-"""The segmentation demo: ISO-UNet and a BN UNet side by side on generated scans (MMSegmentation).
+"""The segmentation demo: ISO-UNet and a BN UNet side by side on generated scans (MMSegmentation),
+each at a learning rate chosen on a tuning split, over paired seeds, beside an intensity threshold.
 
-    python tools/seg_demo.py [--epochs 50] [--seed 0] [--jobs 2] [--quick] [--out-dir DIR]
+    python tools/seg_demo.py [--epochs 50] [--seeds 0 1 2] [--jobs 2] [--quick] [--out-dir DIR]
 
-Writes the generated scans to data/demo_scans if absent (240 train / 60 val, 96 x 96, seed 0;
-never overwritten), trains configs/iso_unet/iso-unet_s5-b16_scans-96x96.py (ISO-UNet: no
-normalisation, SReLU, Delta init, the isometry regulariser) and its BN UNet baseline
-(configs/iso_unet/unet-bn_s5-b16_scans-96x96.py) from the same seed, each in its own process
-(--jobs of them at once), then evaluates both on the validation images.
+Writes the generated scans to data/seg_demo_scans if absent (240 train / 60 val / 60 tune, 96 x
+96, seed 0; never overwritten): 'val' is the test split, reported and never used for a choice;
+'tune' is where the learning rates and the threshold are chosen. Trains
+configs/iso_unet/iso-unet_s5-b16_scans-96x96.py (ISO-UNet: no normalisation, SReLU, Delta init,
+the isometry regulariser) and its BN UNet baseline (configs/iso_unet/unet-bn_s5-b16_scans-96x96.py),
+each run in its own process (--jobs of them at once).
 
-Output (a new folder): table.md (mIoU and mDice over both classes as MMSegmentation's IoUMetric
-reports them, the lesion class's IoU and Dice, Dice loss = 1 - lesion Dice, parameters, s/iter,
-peak resident memory, wall time), predictions.png (scans, ground truth and both predictions),
-results.json, and each arm's work folder (config, logs, checkpoint).
+Tuning (seed --tune-seed, not a reported seed; the first --tune-epochs of the schedule): each
+arm's grid (--iso-unet-lrs, --unet-bn-lrs) scored by mIoU on the tuning split, extended x2 / x0.5
+while the best is at an edge (a run that stops on a non-finite value scores lowest). Then every
+--seeds seed at the chosen lr, scored on the test split. Baseline: a per-pixel intensity threshold
+(lesion where the scan is brighter), its threshold the best lesion IoU on the tuning split.
+
+Output (a new folder): table.md (mIoU and mDice over both classes, the lesion class's IoU and
+Dice, mean ± sd over seeds; ISO-UNet - BN UNet paired over seeds with a 95% t interval; the chosen
+lrs and the tuning runs; s/iter, peak resident memory), predictions.png (scans, ground truth, the
+threshold and both models on the first seed), results.json, and each run's work folder.
 """
 import argparse
 import json
@@ -26,80 +34,129 @@ import numpy as np
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
-from isonet_det.experiments import launch, reporting  # noqa: E402
+from isonet_det.experiments import launch, reporting, tuning  # noqa: E402
 
+# arm -> (label, config, lr grid it is tuned on)
 ARMS = {
     'iso_unet': ('ISO-UNet (no norm, SReLU, Delta, reg 1e-4)',
-                 osp.join(ROOT, 'configs', 'iso_unet', 'iso-unet_s5-b16_scans-96x96.py')),
+                 osp.join(ROOT, 'configs', 'iso_unet',
+                          'iso-unet_s5-b16_scans-96x96.py'), [0.00625, 0.0125, 0.025]),
     'unet_bn': ('UNet + BN (MMSegmentation)',
-                osp.join(ROOT, 'configs', 'iso_unet', 'unet-bn_s5-b16_scans-96x96.py')),
+                osp.join(ROOT, 'configs', 'iso_unet',
+                         'unet-bn_s5-b16_scans-96x96.py'), [0.05, 0.1, 0.2]),
 }
-DATA = dict(num_train=240, num_val=60, image_size=96, seed=0)
-QUICK = dict(epochs=2, num_train=32)
+THRESHOLD = 'Intensity threshold (tuned on the tuning split)'
+DATA = dict(num_train=240, num_val=60, num_tune=60, image_size=96, seed=0)
+QUICK = dict(
+    epochs=2, tune_epochs=1, num_train=32, seeds=[0], iso_unet_lrs=[0.025], unet_bn_lrs=[0.1])
 CONFIG_LOCK = threading.Lock()
 
 
-def arm_config(arm, args):
-    """The arm's config with the demo's data folder, seed and schedule (mmengine Config)."""
+def arm_config(arm, lr, seed, epochs, args, split='val'):
+    """The arm's config (mmengine Config) at ``lr`` and ``seed`` on the demo's data, evaluated on
+    ``split`` at the end; the first ``epochs`` of the --epochs schedule (its halvings at the same
+    fractions of it as the config's)."""
     from mmengine.config import Config
     cfg = Config.fromfile(ARMS[arm][1])
-    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
         loader.dataset.data_root = args.data
+    cfg.val_dataloader.dataset.data_prefix = dict(
+        img_path=f'img_dir/{split}', seg_map_path=f'ann_dir/{split}')
+    cfg.test_dataloader = cfg.val_dataloader
     if args.num_train:
         cfg.train_dataloader.dataset.indices = args.num_train
-    cfg.randomness = dict(seed=args.seed)
-    if args.epochs != cfg.train_cfg.max_epochs:  # the halvings at the same fractions
+    cfg.randomness = dict(seed=seed)
+    cfg.optim_wrapper.optimizer.lr = lr
+    if args.epochs != cfg.train_cfg.max_epochs:
         scale = args.epochs / cfg.train_cfg.max_epochs
         scheduler = cfg.param_scheduler[0]
         scheduler.milestones = sorted({max(1, round(m * scale)) for m in scheduler.milestones})
         scheduler.end = args.epochs
-        cfg.train_cfg.max_epochs = args.epochs
-        cfg.default_hooks.checkpoint.interval = args.epochs
-    cfg.train_cfg.val_interval = min(cfg.train_cfg.val_interval, args.epochs)
+    cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = epochs
+    cfg.default_hooks.checkpoint.interval = epochs
     return cfg
 
 
-def train(arm, args):
-    work_dir = osp.join(args.out_dir, arm)
+def train(arm, lr, seed, epochs, work_dir, args, split):
+    """One run in its own process: usage, s/iter, the final mIoU / mDice on ``split``."""
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
     with CONFIG_LOCK:  # mmengine's Config.fromfile (pkg_resources) is not thread-safe
-        arm_config(arm, args).dump(config)
-    usage = launch.train_in_subprocess(config, work_dir, args.jobs, name=arm)
+        arm_config(arm, lr, seed, epochs, args, split).dump(config)
+    usage = launch.train_in_subprocess(
+        config, work_dir, args.jobs, name=f'{arm} (lr {lr:g}, seed {seed})')
     rows = launch.read_scalars(work_dir)
     times = [r['time'] for r in rows if 'loss' in r]
     val = [r for r in rows if 'mIoU' in r][-1]
     return dict(
         usage,
-        config=config,
+        arm=arm,
+        lr=lr,
+        seed=seed,
+        work_dir=work_dir,
         s_per_iter=sum(times[1:] or times) / len(times[1:] or times),
         mIoU=val['mIoU'],
         mDice=val['mDice'],
         loss=[r['loss'] for r in rows if 'loss' in r])
 
 
-def evaluate(arm, args):
-    """Predictions on every validation image and the lesion class's IoU and Dice over them."""
+def tune_run(arm, lr, args):
+    """mIoU on the tuning split of ``arm`` at ``lr`` (seed --tune-seed, --tune-epochs)."""
+    work_dir = osp.join(args.out_dir, 'tune', arm, f'lr{lr:g}')
+
+    def make():
+        try:
+            return train(arm, lr, args.tune_seed, args.tune_epochs, work_dir, args, 'tune')
+        except launch.Diverged:
+            print(f'{arm} (lr {lr:g}) diverged', flush=True)
+            return dict(
+                arm=arm, lr=lr, mIoU=float('nan'), mDice=float('nan'), loss=[], diverged=True)
+
+    return reporting.cached_result(work_dir, make)
+
+
+def score(run):
+    """Higher tuning-split mIoU, then lower final training loss; a diverged run lowest."""
+    miou = run['mIoU']
+    return (miou if miou == miou else -1.0, -(run['loss'][-1] if run['loss'] else float('inf')))
+
+
+def report_run(arm, seed, lr, args):
+    """A reported run: ``arm`` at its chosen ``lr`` on ``seed``, scored on the test split."""
+    work_dir = osp.join(args.out_dir, 'runs', arm, f'seed{seed}')
+    return reporting.cached_result(work_dir,
+                                   lambda: train(arm, lr, seed, args.epochs, work_dir, args, 'val'))
+
+
+def split_images(data, split):
+    """The scans of ``split`` (sorted paths) and their masks (uint8 arrays)."""
     import glob
 
+    from PIL import Image
+    images = sorted(glob.glob(osp.join(data, 'img_dir', split, '*.png')))
+    return images, [np.asarray(Image.open(p.replace('img_dir', 'ann_dir'))) for p in images]
+
+
+def evaluate(work_dir, images):
+    """The run's final model on ``images``: its predictions and backbone parameter count."""
     import torch
     from mmseg.apis import inference_model, init_model
-    work_dir = osp.join(args.out_dir, arm)
-    checkpoint = open(osp.join(work_dir, 'last_checkpoint')).read().strip()
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
     model = init_model(osp.join(work_dir, 'config.py'), checkpoint, device='cpu')
     params = sum(p.numel() for p in model.backbone.parameters())
-    images = sorted(glob.glob(osp.join(args.data, 'img_dir', 'val', '*.png')))
     preds = []
     with torch.no_grad():
         for i in range(0, len(images), 8):
             results = inference_model(model, images[i:i + 8])
             results = results if isinstance(results, list) else [results]
             preds += [r.pred_sem_seg.data[0].numpy().astype(np.uint8) for r in results]
-    return images, preds, params
+    return preds, params
 
 
-def lesion_scores(preds, gts, num_classes=2, ignore_index=255):
-    """The lesion class's IoU and Dice over all validation pixels (areas summed over images), by
+def segmentation_scores(preds, gts, num_classes=2, ignore_index=255):
+    """mIoU and mDice over both classes (%, as IoUMetric reports them) and the lesion class's IoU
+    and Dice (fractions), all over every pixel of every image (areas summed first), by
     MMSegmentation's own IoUMetric arithmetic (0 where a class is absent from both)."""
     import torch
     from mmseg.evaluation.metrics import IoUMetric
@@ -110,23 +167,50 @@ def lesion_scores(preds, gts, num_classes=2, ignore_index=255):
     ]
     totals = [sum(a[i] for a in areas) for i in range(4)]
     scores = IoUMetric.total_area_to_metrics(*totals, metrics=['mIoU', 'mDice'], nan_to_num=0)
-    return float(scores['IoU'][1]), float(scores['Dice'][1])
+    return dict(
+        mIoU=100 * float(np.mean(scores['IoU'])),
+        mDice=100 * float(np.mean(scores['Dice'])),
+        lesion_IoU=float(scores['IoU'][1]),
+        lesion_Dice=float(scores['Dice'][1]))
 
 
-def draw(images, gts, preds, out_path, count=6):
-    """Rows: scan, ground truth, one row per arm; columns: validation images with lesions and
-    one without."""
+def lesion_scores(preds, gts, num_classes=2, ignore_index=255):
+    """The lesion class's IoU and Dice over all pixels (see :func:`segmentation_scores`)."""
+    scores = segmentation_scores(preds, gts, num_classes, ignore_index)
+    return scores['lesion_IoU'], scores['lesion_Dice']
+
+
+def read_scans(images):
+    from PIL import Image
+    return [np.asarray(Image.open(p)) for p in images]
+
+
+def best_threshold(scans, gts):
+    """The intensity ``t`` (0-254) whose rule "lesion where the scan > t" has the highest lesion
+    IoU over all pixels of ``scans``: from the two classes' intensity histograms, every ``t`` at
+    once."""
+    values = np.concatenate([s.ravel() for s in scans]).astype(np.int64)
+    lesion = np.concatenate([g.ravel() for g in gts]) == 1
+    above_lesion = np.cumsum(np.bincount(values[lesion], minlength=256)[::-1])[::-1]
+    above_other = np.cumsum(np.bincount(values[~lesion], minlength=256)[::-1])[::-1]
+    true_positive = above_lesion[1:]  # value > t for t = 0 .. 254
+    iou = true_positive / np.maximum(lesion.sum() + above_other[1:], 1)
+    return int(np.argmax(iou))
+
+
+def draw(images, gts, rows, out_path, count=6):
+    """Rows: scan, ground truth, one row per entry of ``rows`` (label -> predictions); columns:
+    test images with lesions and one without."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from PIL import Image
     with_lesion = [i for i, g in enumerate(gts) if g.any()]
     empty = [i for i, g in enumerate(gts) if not g.any()]
     picks = with_lesion[:count - 1] + empty[:1]
-    rows = [('scan', None), ('ground truth', gts)] + [(ARMS[a][0], p) for a, p in preds.items()]
+    rows = [('scan', None), ('ground truth', gts)] + list(rows.items())
+    scans = read_scans([images[i] for i in picks])
     fig, axes = plt.subplots(len(rows), len(picks), figsize=(1.8 * len(picks), 1.9 * len(rows)))
-    for c, i in enumerate(picks):
-        scan = np.asarray(Image.open(images[i]))
+    for c, (i, scan) in enumerate(zip(picks, scans)):
         for r, (title, masks) in enumerate(rows):
             ax = axes[r, c]
             ax.imshow(scan, cmap='gray', vmin=0, vmax=255)
@@ -144,14 +228,19 @@ def draw(images, gts, preds, out_path, count=6):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--epochs', type=int, default=50)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--tune-epochs', type=int, default=25)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--tune-seed', type=int, default=100)
+    parser.add_argument('--iso-unet-lrs', type=float, nargs='+', default=ARMS['iso_unet'][2])
+    parser.add_argument('--unet-bn-lrs', type=float, nargs='+', default=ARMS['unet_bn'][2])
+    parser.add_argument('--max-extensions', type=int, default=2)
     parser.add_argument('--num-train', type=int, default=None, help='first N training images')
     parser.add_argument(
         '--jobs',
         type=int,
         default=min(2, launch.threads_per_job(1)),
-        help='arms trained at once, the cores shared among them (default: 2 where there are 2)')
-    parser.add_argument('--data', default=osp.join(ROOT, 'data', 'demo_scans'))
+        help='runs at once, the cores shared among them (default: 2 where there are 2)')
+    parser.add_argument('--data', default=osp.join(ROOT, 'data', 'seg_demo_scans'))
     parser.add_argument('--quick', action='store_true', help=f'a minute or two: {QUICK}')
     parser.add_argument(
         '--out-dir',
@@ -162,9 +251,91 @@ def parse_args(argv=None):
     if args.epochs < 1 or args.jobs < 1:
         parser.error(f'--epochs and --jobs must be at least 1, got {args.epochs}, {args.jobs}')
     reporting.apply_quick(parser, args, QUICK)
+    if not 1 <= args.tune_epochs <= args.epochs:
+        parser.error(f'--tune-epochs must be 1 to --epochs ({args.epochs}), got {args.tune_epochs}')
     args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'seg_demo', root=ROOT))
     args.data = osp.abspath(args.data)
     return args
+
+
+def tune(args):
+    """Each arm's lr (``{arm: {'lr', 'interior', 'runs'}}``), chosen on the tuning split."""
+    grids = tuning.tune_lr_grids(
+        list(ARMS),
+        dict(iso_unet=args.iso_unet_lrs, unet_bn=args.unet_bn_lrs),
+        lambda arm, lr: tune_run(arm, lr, args),
+        score,
+        jobs=args.jobs,
+        max_extensions=args.max_extensions)
+    choices = {}
+    for arm, grid in grids.items():
+        lr = tuning.best_lr(grid, score)
+        choices[arm] = dict(
+            lr=lr, interior=tuning.is_interior(grid, lr), runs=[grid[x] for x in sorted(grid)])
+    return choices
+
+
+def summarise(runs, threshold, args):
+    """Mean ± sd over seeds of every score, and ISO-UNet - BN UNet paired over seeds."""
+    rows = {}
+    for arm in ARMS:
+        mine = {r['seed']: r for r in runs if r['arm'] == arm}
+        rows[arm] = {
+            k: reporting.mean_sd(r[k] for r in mine.values())
+            for k in ('mIoU', 'mDice', 'lesion_IoU', 'lesion_Dice')
+        }
+        rows[arm].update(
+            s_per_iter=reporting.mean_sd(r['s_per_iter'] for r in mine.values())[0],
+            peak_rss_mib=max(r['peak_rss_mib'] for r in mine.values()),
+            params=mine[args.seeds[0]]['params'])
+    iso = {r['seed']: r for r in runs if r['arm'] == 'iso_unet'}
+    bn = {r['seed']: r for r in runs if r['arm'] == 'unet_bn'}
+    paired = {
+        k: tuning.compare_paired({s: r[k]
+                                  for s, r in iso.items()}, {s: r[k]
+                                                             for s, r in bn.items()})
+        for k in ('mIoU', 'lesion_Dice')
+    }
+    rows['threshold'] = {
+        k: (threshold[k], float('nan'))
+        for k in ('mIoU', 'mDice', 'lesion_IoU', 'lesion_Dice')
+    }
+    return rows, paired
+
+
+def write_table(rows, paired, choices, threshold, args, seconds):
+    lines = [
+        f'Generated scans ({args.num_train or DATA["num_train"]} train; lrs and threshold chosen '
+        f'on the {DATA["num_tune"]} tuning scans (seed {args.tune_seed}, {args.tune_epochs} '
+        f'epochs); scored on the {DATA["num_val"]} test scans), {args.epochs} epochs, seeds '
+        f'{args.seeds}, {args.jobs} run(s) at once. mIoU / mDice: both classes, MMSegmentation\'s '
+        'IoUMetric (%); lesion IoU / Dice over all test pixels; mean ± sd over seeds.', '',
+        '| model | backbone params | lr | mIoU | mDice | lesion IoU | lesion Dice | s/iter | '
+        'peak RSS |', '|---|---|---|---|---|---|---|---|---|'
+    ]
+    for arm, (label, _, _) in ARMS.items():
+        r = rows[arm]
+        edge = '' if choices[arm]['interior'] else ' (edge)'
+        lines.append(f'| {label} | {r["params"] / 1e6:.2f} M | {choices[arm]["lr"]:g}{edge} | ' +
+                     ' | '.join(
+                         reporting.format_mean_sd(r[k], digits=digits)
+                         for k, digits in (('mIoU', 2), ('mDice', 2), ('lesion_IoU', 3),
+                                           ('lesion_Dice', 3))) +
+                     f' | {r["s_per_iter"]:.3f} | {r["peak_rss_mib"]:.0f} MiB |')
+    t = rows['threshold']
+    lines.append(f'| {THRESHOLD}: lesion where the scan > {threshold["t"]} | 0 | — | '
+                 f'{t["mIoU"][0]:.2f} | {t["mDice"][0]:.2f} | {t["lesion_IoU"][0]:.3f} | '
+                 f'{t["lesion_Dice"][0]:.3f} | — | — |')
+    lines += ['', 'ISO-UNet - BN UNet, paired over seeds, mean [95% t interval]:']
+    for k, d in paired.items():
+        lines.append(f'- {k}: {d["mean"]:+.3f} [{d["low"]:.3f}, {d["high"]:.3f}] {d["verdict"]} '
+                     f'({d["pairs"]} pairs)')
+    lines += ['', 'Tuning runs (mIoU on the tuning split per lr):']
+    for arm, choice in choices.items():
+        lines.append(f'- {arm}: ' + ', '.join(
+            f'{r["lr"]:g}: {"diverged" if r.get("diverged") else format(r["mIoU"], ".2f")}'
+            for r in choice['runs']))
+    return reporting.write_table(args.out_dir, lines, seconds)
 
 
 def main(argv=None):
@@ -174,32 +345,40 @@ def main(argv=None):
     from isonet_det.datasets import generate_scans_dataset
     if generate_scans_dataset(args.data, **DATA):
         print(f'wrote the generated scans to {args.data}', flush=True)
-    runs = dict(zip(ARMS, launch.run_all([partial(train, arm, args) for arm in ARMS], args.jobs)))
-    from PIL import Image
-    preds = {}
-    for arm, run in runs.items():
-        images, preds[arm], run['params'] = evaluate(arm, args)
-    gts = [np.asarray(Image.open(p.replace('img_dir', 'ann_dir'))) for p in images]
-    for arm, run in runs.items():
-        run['lesion_IoU'], run['lesion_Dice'] = lesion_scores(preds[arm], gts)
-    draw(images, gts, preds, osp.join(args.out_dir, 'predictions.png'))
+    choices = tune(args)
+    for arm, choice in choices.items():
+        print(f'tuned {arm}: lr {choice["lr"]:g}', flush=True)
+    runs = launch.run_all([
+        partial(report_run, arm, seed, choices[arm]['lr'], args) for arm in ARMS
+        for seed in args.seeds
+    ], args.jobs)
+    images, gts = split_images(args.data, 'val')
+    shown = {}
+    for run in runs:
+        preds, run['params'] = evaluate(run['work_dir'], images)
+        run.update({k: v for k, v in segmentation_scores(preds, gts).items() if 'lesion' in k})
+        if run['seed'] == args.seeds[0]:
+            shown[ARMS[run['arm']][0]] = preds
+    tune_images, tune_gts = split_images(args.data, 'tune')
+    t = best_threshold(read_scans(tune_images), tune_gts)
+    scans = read_scans(images)
+    threshold_preds = [(scan > t).astype(np.uint8) for scan in scans]
+    threshold = dict(segmentation_scores(threshold_preds, gts), t=t)
+    draw(images, gts, dict({f'threshold > {t}': threshold_preds}, **shown),
+         osp.join(args.out_dir, 'predictions.png'))
+    rows, paired = summarise(runs, threshold, args)
     seconds = time.perf_counter() - start
-    lines = [
-        f'Generated scans ({DATA["num_train"] if not args.num_train else args.num_train} train / '
-        f'{DATA["num_val"]} val, {DATA["image_size"]} px), {args.epochs} epochs, seed '
-        f'{args.seed}, {args.jobs} run(s) at once. mIoU / mDice: both classes, MMSegmentation\'s '
-        'IoUMetric (%); lesion IoU / Dice over all validation pixels; Dice loss = 1 - lesion '
-        'Dice.', '', '| model | backbone params | mIoU | mDice | lesion IoU | lesion Dice | '
-        'Dice loss | s/iter | peak RSS | train wall |', '|---|---|---|---|---|---|---|---|---|---|'
-    ]
-    for arm, r in runs.items():
-        lines.append(f'| {ARMS[arm][0]} | {r["params"] / 1e6:.2f} M | {r["mIoU"]:.2f} | '
-                     f'{r["mDice"]:.2f} | {r["lesion_IoU"]:.3f} | {r["lesion_Dice"]:.3f} | '
-                     f'{1 - r["lesion_Dice"]:.3f} | {r["s_per_iter"]:.3f} | '
-                     f'{r["peak_rss_mib"]:.0f} MiB | {r["wall_s"]:.0f} s |')
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(dict(args=vars(args), runs=runs, seconds=seconds), f)
-    print(reporting.write_table(args.out_dir, lines, seconds))
+        json.dump(
+            dict(
+                args=vars(args),
+                choices=choices,
+                runs=runs,
+                rows=rows,
+                paired=paired,
+                threshold=threshold,
+                seconds=seconds), f)
+    print(write_table(rows, paired, choices, threshold, args, seconds))
     print(f'wrote {args.out_dir}/{{table.md,predictions.png,results.json}}')
 
 

@@ -1,7 +1,8 @@
 # The segmentation demo's data, head, schedule and runtime (MMSegmentation 1.x): the generated
 # single-channel scans (isonet_det.datasets.generate_scans_dataset; tools/seg_demo.py writes
-# them), background / lesion, 96 x 96, 240 train / 60 val images. The model configs set the
-# backbone: configs/iso_unet/iso-unet_s5-b16_scans-96x96.py and its BN UNet baseline.
+# them), background / lesion, 96 x 96, 240 train / 60 val (the test split) / 60 tune (where the
+# demo chooses its learning rates) images. The model configs set the backbone:
+# configs/iso_unet/iso-unet_s5-b16_scans-96x96.py and its BN UNet baseline.
 #
 # Recipe: the course replication's ISO-UNet one as it is (SGD lr 0.025, momentum 0.9, weight
 # decay 1e-4, batch 20, 50 epochs, lr halved at epochs 5, 15, 25, 35, 45), on the demo's data
@@ -9,7 +10,7 @@
 _base_ = ['mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['isonet_det'], allow_failed_imports=False)
 
-data_root = 'data/demo_scans'
+data_root = 'data/seg_demo_scans'
 metainfo = dict(classes=('background', 'lesion'), palette=[[0, 0, 0], [255, 64, 64]])
 num_classes = 2
 image_size = 96  # a multiple of 16 (four 2x2 poolings)

@@ -73,16 +73,20 @@ def generate_scans_dataset(out_dir: str,
                            num_val: int = 60,
                            image_size: int = 96,
                            seed: int = 0,
-                           empty_fraction: float = 0.25) -> bool:
-    """Write the dataset to ``out_dir``; return False if the same one is already there.
+                           empty_fraction: float = 0.25,
+                           num_tune: int = 0) -> bool:
+    """Write the dataset to ``out_dir``; return False if the same one is already there. With
+    ``num_tune``, a third split ``tune`` of other scans from the same generator, drawn after the
+    other two (which stay what they are without it): the split settings are chosen on.
 
     Raises ``FileExistsError`` rather than write into a non-empty folder it did not generate
     with these arguments: nothing already there is overwritten.
     """
-    if min(num_train, num_val) < 1 or image_size < 32 or not 0 <= empty_fraction <= 1:
-        raise ValueError('need num_train, num_val >= 1, image_size >= 32 and 0 <= '
-                         f'empty_fraction <= 1, got {num_train}, {num_val}, {image_size}, '
-                         f'{empty_fraction}')
+    if min(num_train, num_val) < 1 or num_tune < 0 or image_size < 32 \
+            or not 0 <= empty_fraction <= 1:
+        raise ValueError('need num_train, num_val >= 1, num_tune >= 0, image_size >= 32 and 0 <= '
+                         f'empty_fraction <= 1, got {num_train}, {num_val}, {num_tune}, '
+                         f'{image_size}, {empty_fraction}')
     params = dict(
         num_train=num_train,
         num_val=num_val,
@@ -90,10 +94,14 @@ def generate_scans_dataset(out_dir: str,
         seed=seed,
         empty_fraction=empty_fraction,
         version=1)
+    if num_tune:
+        params['num_tune'] = num_tune
     if not claim_output_dir(out_dir, params, 'generated scans'):
         return False
     rng = np.random.RandomState(seed)
-    for split, count in (('train', num_train), ('val', num_val)):
+    for split, count in (('train', num_train), ('val', num_val), ('tune', num_tune)):
+        if not count:
+            continue
         for sub in ('img_dir', 'ann_dir'):
             os.makedirs(osp.join(out_dir, sub, split), exist_ok=True)
         for i in range(count):

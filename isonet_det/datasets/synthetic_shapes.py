@@ -186,27 +186,35 @@ def generate_shapes_dataset(out_dir: str,
                             num_val: int = 50,
                             image_size: int = 128,
                             seed: int = 0,
-                            variant: str = 'simple') -> bool:
+                            variant: str = 'simple',
+                            num_tune: int = 0) -> bool:
     """Write the dataset (``variant``: ``'simple'`` or ``'hard'``, see the module doc) to
-    ``out_dir``; return False if the same one is already there.
+    ``out_dir``; return False if the same one is already there. With ``num_tune``, a third split
+    ``tune`` (``annotations/instances_tune.json``, ``tune/``) of other images from the same
+    generator, drawn after the other two (which stay what they are without it): the split an
+    experiment chooses its settings on, so that ``val`` can be its untouched test set.
 
     Raises ``FileExistsError`` rather than write into a non-empty folder it did not generate
     with these arguments: nothing already there is overwritten.
     """
-    if min(num_train, num_val) < 1 or image_size < 32:
-        raise ValueError('need num_train, num_val >= 1 and image_size >= 32, got '
-                         f'{num_train}, {num_val}, {image_size}')
+    if min(num_train, num_val) < 1 or num_tune < 0 or image_size < 32:
+        raise ValueError('need num_train, num_val >= 1, num_tune >= 0 and image_size >= 32, got '
+                         f'{num_train}, {num_val}, {num_tune}, {image_size}')
     if variant not in VARIANTS:
         raise ValueError(f'variant must be one of {sorted(VARIANTS)}, got {variant!r}')
     # version 2: areas are pycocotools' pixel counts (version 1: exact polygon areas)
     params = dict(num_train=num_train, num_val=num_val, image_size=image_size, seed=seed, version=2)
     if variant != 'simple':  # the simple variant's stamp stays what it was
         params['variant'] = variant
+    if num_tune:
+        params['num_tune'] = num_tune
     if not claim_output_dir(out_dir, params, 'demo data'):
         return False
     rng = np.random.RandomState(seed)
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
-    for split, n in (('train', num_train), ('val', num_val)):
+    for split, n in (('train', num_train), ('val', num_val), ('tune', num_tune)):
+        if not n:
+            continue
         coco = VARIANTS[variant](out_dir, split, n, image_size, rng)
         with open(osp.join(out_dir, 'annotations', f'instances_{split}.json'), 'w') as f:
             json.dump(coco, f)

@@ -14,33 +14,49 @@ KAIMING = dict(
     type='Kaiming', layer='Conv2d', mode='fan_in', nonlinearity='relu', distribution='normal')
 RESNET = dict(
     type='ResNet', num_stages=4, style='pytorch', norm_eval=False, init_cfg=None, **STAGES)
-# arm -> (family, backbone, regulariser hook on); an arm's family shares its learning rate
+# arm -> (backbone, isometry regulariser coefficient: 0 = no hook)
 ARMS = {
-    'risonet': ('risonet', dict(type='RISONet', **STAGES), True),
-    'risonet_noreg': ('risonet', dict(type='RISONet', **STAGES), False),
-    'isonet': ('isonet', dict(type='ISONet', **STAGES), True),
-    'resnet_bn': ('resnet_bn', dict(RESNET, norm_cfg=dict(type='BN', requires_grad=True)), False),
-    'resnet_gn':
-    ('resnet_gn', dict(RESNET, norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)), False),
-    'skipinit': ('skipinit',
-                 dict(
-                     type='RISONet',
-                     act_cfg=dict(type='ReLU'),
-                     init_cfg=KAIMING,
-                     residual_scale_init=0.0,
-                     **STAGES), False),
-    'nf_resnet': ('nf_resnet',
-                  dict(
-                      type='mmpretrain.TIMMBackbone',
-                      model_name='nf_resnet26',
-                      features_only=True,
-                      pretrained=False,
-                      out_indices=(1, 2, 3, 4),
-                      channels=(32, 64, 128, 256),
-                      stem_chs=32,
-                      bottle_ratio=1.25), False),
+    'risonet': (dict(type='RISONet', **STAGES), 1e-4),
+    'risonet_noreg': (dict(type='RISONet', **STAGES), 0.0),
+    'risonet_reg1e-3': (dict(type='RISONet', **STAGES), 1e-3),
+    'isonet': (dict(type='ISONet', **STAGES), 1e-4),
+    'resnet_bn': (dict(RESNET, norm_cfg=dict(type='BN', requires_grad=True)), 0.0),
+    'resnet_gn': (dict(RESNET, norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)), 0.0),
+    'skipinit': (dict(
+        type='RISONet',
+        act_cfg=dict(type='ReLU'),
+        init_cfg=KAIMING,
+        residual_scale_init=0.0,
+        **STAGES), 0.0),
+    'nf_resnet': (dict(
+        type='mmpretrain.TIMMBackbone',
+        model_name='nf_resnet26',
+        features_only=True,
+        pretrained=False,
+        out_indices=(1, 2, 3, 4),
+        channels=(32, 64, 128, 256),
+        stem_chs=32,
+        bottle_ratio=1.25), 0.0),
 }
+# the arms without normalisation: their backbone learning-rate multiplier is tuned (1 or 0.2)
+NORMALISATION_FREE = ('risonet', 'risonet_noreg', 'risonet_reg1e-3', 'isonet', 'skipinit',
+                      'nf_resnet')
+# the arms whose backbone convs the regulariser can act on: their orthogonality error is reported
+ISOMETRIC = ('risonet', 'risonet_noreg', 'risonet_reg1e-3', 'isonet', 'skipinit')
 REFERENCE_ARM = 'resnet_bn'
+
+
+def backbone_paramwise_cfg(lr_mult: float) -> dict:
+    """The demo's optimizer policy (SReLU thresholds without weight decay, residual scales at 0.1x
+    lr) with every backbone parameter's learning rate times ``lr_mult``. mmengine applies only the
+    longest key a parameter's name contains, so the two backbone-only keys are longer than
+    ``'backbone'`` (``'srelu_bias'``, not ``'srelu'``) and carry the multiplier themselves."""
+    return dict(
+        custom_keys={
+            'backbone': dict(lr_mult=lr_mult),
+            'srelu_bias': dict(decay_mult=0.0, lr_mult=lr_mult),
+            'residual_scale': dict(lr_mult=0.1 * lr_mult),
+        })
 
 
 def arm_config(arm: str,
@@ -50,23 +66,26 @@ def arm_config(arm: str,
                data: str,
                num_train: Optional[int] = None,
                val_interval: int = 1,
-               log_interval: int = 50):
-    """The demo config (mmengine ``Config``) with ``arm``'s backbone (and regulariser hook and
-    optimizer policy), ``lr``, ``seed`` and an ``epochs``-long schedule, on the dataset at
-    ``data`` (its first ``num_train`` training images; all if None), no dataloader workers and one
+               log_interval: int = 50,
+               backbone_lr_mult: float = 1.0,
+               val_split: str = 'val'):
+    """The demo config (mmengine ``Config``) with ``arm``'s backbone (and regulariser hook), ``lr``
+    (the backbone's times ``backbone_lr_mult``), ``seed`` and an ``epochs``-long schedule, on the
+    dataset at ``data`` (its first ``num_train`` training images; all if None), evaluated on its
+    ``val_split`` (``'val'``, or ``'tune'`` while choosing settings), no dataloader workers and one
     checkpoint at the end."""
     from mmengine.config import Config
-    family, backbone, hook = ARMS[arm]
+    backbone, coeff = ARMS[arm]
     cfg = Config.fromfile(DEMO_CONFIG)
     cfg.model.backbone = backbone
     if backbone['type'].startswith('mmpretrain.'):  # registers TIMMBackbone under 'mmpretrain'
         cfg.custom_imports.imports = list(cfg.custom_imports.imports) + ['mmpretrain.models']
-    cfg.custom_hooks = [
-        h for h in cfg.custom_hooks if hook or h['type'] != 'IsometryRegularizerHook'
-    ]
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'IsometryRegularizerHook']
+    if coeff:
+        cfg.custom_hooks.insert(
+            0, dict(type='IsometryRegularizerHook', coeff=coeff, module='backbone'))
     cfg.optim_wrapper.optimizer.lr = lr
-    if family == 'isonet':
-        cfg.optim_wrapper.paramwise_cfg = cfg.isonet_plain_paramwise_cfg
+    cfg.optim_wrapper.paramwise_cfg = backbone_paramwise_cfg(backbone_lr_mult)
     cfg.randomness = dict(seed=seed)
     cfg.train_cfg.max_epochs = epochs
     cfg.train_cfg.val_interval = val_interval
@@ -79,6 +98,8 @@ def arm_config(arm: str,
         loader.num_workers = 0
         if num:
             loader.dataset.indices = num
-    cfg.val_evaluator.ann_file = osp.join(data, 'annotations', 'instances_val.json')
+    cfg.val_dataloader.dataset.ann_file = f'annotations/instances_{val_split}.json'
+    cfg.val_dataloader.dataset.data_prefix = dict(img=f'{val_split}/')
+    cfg.val_evaluator.ann_file = osp.join(data, 'annotations', f'instances_{val_split}.json')
     cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
     return cfg

@@ -18,6 +18,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 import isonet_det
 
 
+class Diverged(RuntimeError):
+    """A training run stopped on a non-finite loss or regulariser (``FloatingPointError``)."""
+
+
 def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
@@ -32,7 +36,8 @@ def train_in_subprocess(config: str,
     ``work_dir/train.log``; with ``jobs > 1`` it gets ``OMP_NUM_THREADS = cores / jobs``.
 
     Returns ``peak_rss_mib`` (the process's maximum resident set) and ``wall_s``. Raises
-    ``RuntimeError`` with the log's tail if the run fails.
+    ``RuntimeError`` with the log's tail if the run fails, :class:`Diverged` if it stopped on a
+    non-finite value.
     """
     env = dict(os.environ)
     package_parent = osp.dirname(osp.dirname(osp.abspath(isonet_det.__file__)))
@@ -53,7 +58,8 @@ def train_in_subprocess(config: str,
     if os.waitstatus_to_exitcode(status) != 0:
         with open(log_path) as f:
             tail = f.read()[-3000:]
-        raise RuntimeError(f'{name or config} failed; {log_path}:\n{tail}')
+        error = Diverged if 'FloatingPointError' in tail else RuntimeError
+        raise error(f'{name or config} failed; {log_path}:\n{tail}')
     return dict(peak_rss_mib=usage.ru_maxrss / 1024, wall_s=time.perf_counter() - start)
 
 

@@ -1,12 +1,13 @@
 """What the experiment tools (``tools/analysis/depth_trainability.py``, ``isonet_ablation.py``,
-``compare_detectors.py``) share: ``--quick`` presets, a new output folder per run, mean ± sd over
-seeds and the ``table.md`` they write."""
+``compare_detectors.py``, ``tools/seg_demo.py``) share: ``--quick`` presets, a new output folder
+per run, a run's ``result.json`` that a resumed run keeps, mean ± sd over seeds and the
+``table.md`` they write."""
 import argparse
 import json
 import math
 import os.path as osp
 import time
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..utils import check_new_folder
 
@@ -52,12 +53,25 @@ def mean_sd(values: Iterable[float]) -> Tuple[float, float]:
     return mean, math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1))
 
 
-def format_mean_sd(mean_and_sd: Tuple[float, float], empty: str = 'nan') -> str:
-    """``'0.123 ± 0.004'``; the mean alone without an sd; ``empty`` without a mean."""
+def format_mean_sd(mean_and_sd: Tuple[float, float], empty: str = 'nan', digits: int = 3) -> str:
+    """``'0.123 ± 0.004'`` (``digits`` decimals); the mean alone without an sd; ``empty`` without
+    a mean."""
     mean, sd = mean_and_sd
     if math.isnan(mean):
         return empty
-    return f'{mean:.3f}' if math.isnan(sd) else f'{mean:.3f} ± {sd:.3f}'
+    return f'{mean:.{digits}f}' if math.isnan(sd) else f'{mean:.{digits}f} ± {sd:.{digits}f}'
+
+
+def cached_result(work_dir: str, make: Callable[[], dict]) -> dict:
+    """``work_dir/result.json`` if it is there (a resumed run keeps what it had), else ``make()``,
+    written there."""
+    done = osp.join(work_dir, 'result.json')
+    if osp.exists(done):
+        return read_json(done)
+    result = make()
+    with open(done, 'w') as f:
+        json.dump(result, f)
+    return result
 
 
 def write_table(out_dir: str, lines: List[str], seconds: float) -> str:

@@ -56,3 +56,21 @@ def test_never_overwrites(tmp_path):
     assert json.loads((generated / 'generator.json').read_text())['seed'] == 0
     with pytest.raises(ValueError, match='empty_fraction'):
         generate_scans_dataset(str(tmp_path / 'x'), 2, 1, 32, empty_fraction=1.5)
+
+
+def test_a_tuning_split_adds_other_scans_and_leaves_the_others(tmp_path):
+    plain, tuned = tmp_path / 'plain', tmp_path / 'tuned'
+    generate_scans_dataset(str(plain), 3, 2, 32, seed=4)
+    assert generate_scans_dataset(str(tuned), 3, 2, 32, seed=4, num_tune=2)
+    for sub in ('img_dir/train/000002.png', 'ann_dir/val/000001.png'):
+        assert (plain / sub).read_bytes() == (tuned / sub).read_bytes()
+    tune = sorted((tuned / 'img_dir' / 'tune').iterdir())
+    assert len(tune) == 2 and len(list((tuned / 'ann_dir' / 'tune').iterdir())) == 2
+    others = {
+        p.read_bytes()
+        for split in ('train', 'val') for p in (tuned / 'img_dir' / split).iterdir()
+    }
+    assert not {p.read_bytes() for p in tune} & others
+    assert not (plain / 'img_dir' / 'tune').exists()
+    with pytest.raises(ValueError, match='num_tune >= 0'):
+        generate_scans_dataset(str(tmp_path / 'bad'), 3, 2, 32, num_tune=-1)

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -99,3 +100,22 @@ def test_hard_variant_is_deterministic_loads_in_mmdet_and_is_stamped(tmp_path):
         ])
     sample = dataset[0]
     assert sample['gt_masks'].masks.shape[0] == len(sample['gt_bboxes']) > 0
+
+
+def test_a_tuning_split_adds_other_images_and_leaves_the_others(tmp_path):
+    plain, tuned = tmp_path / 'plain', tmp_path / 'tuned'
+    generate_shapes_dataset(str(plain), 3, 2, 64, seed=5, variant='hard')
+    assert generate_shapes_dataset(str(tuned), 3, 2, 64, seed=5, variant='hard', num_tune=2)
+    for split in ('train', 'val'):  # drawn first: the same images with or without a tuning split
+        for name in sorted(os.listdir(plain / split)):
+            assert (plain / split / name).read_bytes() == (tuned / split / name).read_bytes()
+    tune = json.loads((tuned / 'annotations' / 'instances_tune.json').read_text())
+    assert len(tune['images']) == 2 and tune['annotations']
+    drawn = {(tuned / 'tune' / i['file_name']).read_bytes() for i in tune['images']}
+    others = {p.read_bytes() for split in ('train', 'val') for p in (tuned / split).iterdir()}
+    assert not drawn & others
+    assert not (plain / 'tune').exists()
+    with pytest.raises(FileExistsError):  # another tuning split is another dataset
+        generate_shapes_dataset(str(tuned), 3, 2, 64, seed=5, variant='hard', num_tune=3)
+    with pytest.raises(ValueError, match='num_tune >= 0'):
+        generate_shapes_dataset(str(tmp_path / 'bad'), 3, 2, 64, num_tune=-1)

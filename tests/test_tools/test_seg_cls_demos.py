@@ -21,18 +21,33 @@ def run(tool, *args):
 
 
 @pytest.mark.slow
-def test_seg_demo_quick_trains_both_and_reports(tmp_path):
+def test_seg_demo_tunes_on_the_tuning_split_and_reports_seeds_and_threshold(tmp_path):
     out = tmp_path / 'run'
-    done = run('seg_demo.py', '--quick', '--num-train', '16', '--data', str(tmp_path / 'scans'),
-               '--out-dir', str(out))
+    done = run('seg_demo.py', '--quick', '--num-train', '16', '--seeds', '0', '1',
+               '--iso-unet-lrs', '0.0125', '0.025', '--max-extensions', '0', '--data',
+               str(tmp_path / 'scans'), '--out-dir', str(out))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     saved = json.loads((out / 'results.json').read_text())
-    assert set(saved['runs']) == {'iso_unet', 'unet_bn'}
-    for r in saved['runs'].values():
+    assert {(r['arm'], r['seed'])
+            for r in saved['runs']} == {(a, s)
+                                        for a in ('iso_unet', 'unet_bn') for s in (0, 1)}
+    for r in saved['runs']:
         assert 0 <= r['mIoU'] <= 100 and 0 <= r['lesion_Dice'] <= 1 and r['params'] > 1e6
+        assert r['lr'] == saved['choices'][r['arm']]['lr']
+    assert [r['lr'] for r in saved['choices']['iso_unet']['runs']] == [0.0125, 0.025]
+    assert saved['paired']['lesion_Dice']['pairs'] == 2
+    assert 0 <= saved['threshold']['t'] <= 254 and 0 <= saved['threshold']['lesion_IoU'] <= 1
+    from mmengine.config import Config
+    tuned = Config.fromfile(str(out / 'tune' / 'iso_unet' / 'lr0.0125' / 'config.py'))
+    assert tuned.val_dataloader.dataset.data_prefix.img_path == 'img_dir/tune'
+    assert tuned.randomness.seed == 100 and tuned.train_cfg.max_epochs == 1
+    reported = Config.fromfile(str(out / 'runs' / 'unet_bn' / 'seed1' / 'config.py'))
+    assert reported.val_dataloader.dataset.data_prefix.img_path == 'img_dir/val'
+    assert reported.randomness.seed == 1 and reported.train_cfg.max_epochs == 2
     assert (out / 'predictions.png').stat().st_size > 10_000
     table = (out / 'table.md').read_text()
-    assert 'ISO-UNet' in table and 'UNet + BN' in table and 'Run time' in table
+    assert 'ISO-UNet' in table and 'UNet + BN' in table and 'threshold' in table
+    assert 'Run time' in table and '95% t interval' in table
     again = run('seg_demo.py', '--quick', '--data', str(tmp_path / 'scans'), '--out-dir', str(out))
     assert again.returncode != 0 and 'not empty' in again.stderr
 
@@ -71,3 +86,24 @@ def test_seg_demo_lesion_scores_are_mmseg_iou_and_dice_over_all_pixels():
     assert iou == pytest.approx(2 / 5) and dice == pytest.approx(4 / 7)
     empty = [np.zeros((2, 2), np.uint8)]
     assert lesion_scores(empty, empty) == (0.0, 0.0)
+
+
+def test_seg_demo_threshold_is_the_best_lesion_iou_on_the_tuning_scans():
+    import numpy as np
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from seg_demo import best_threshold
+    scans = [np.array([[10, 50], [90, 200]], np.uint8), np.array([[95, 30], [120, 60]], np.uint8)]
+    gts = [np.array([[0, 0], [1, 1]], np.uint8), np.array([[1, 0], [1, 0]], np.uint8)]
+    # lesion pixels 90, 200, 95, 120; the others at most 60: any t in 60..89 separates them
+    assert best_threshold(scans, gts) == 60
+    noisy = [np.array([[10, 100], [90, 200]], np.uint8)]  # a background pixel at 100
+    t = best_threshold(noisy, gts[:1])
+    assert iou_by_hand(noisy, gts[:1], t) == max(iou_by_hand(noisy, gts[:1], u) for u in range(255))
+
+
+def iou_by_hand(scans, gts, t):
+    """Lesion IoU of "lesion where the scan > t" over all pixels."""
+    import numpy as np
+    pred = np.concatenate([s.ravel() for s in scans]) > t
+    true = np.concatenate([g.ravel() for g in gts]) == 1
+    return (pred & true).sum() / max((pred | true).sum(), 1)

@@ -1,33 +1,49 @@
-"""The demo detector with different backbones, side by side: same data, schedule and seeds.
+"""The demo detector with different backbones, side by side: same data, schedule and seeds, every
+setting chosen on a tuning split the reported test split never takes part in.
 
-    python tools/analysis/compare_detectors.py [--arms ...] [--seeds 0 1 2] [--epochs 5]
-        [--lrs 0.01 0.02 0.04] [--jobs 2] [--quick] [--out-dir DIR | --resume DIR]
+    python tools/analysis/compare_detectors.py [--arms ...] [--seeds 0 1 2 3 4] [--epochs 3]
+        [--lrs 0.01 0.02 0.04] [--mults 1 0.2] [--jobs 2] [--quick]
+        [--out-dir DIR | --resume DIR]
 
 Every arm trains the demo's Mask R-CNN + FPN (configs/demo/mask-rcnn_risonet18_fpn_shapes.py)
-from scratch on the generated shapes (data/demo_shapes, written if absent; --variant hard: the
-harder variant in data/demo_shapes_hard with textured backgrounds, clutter, occlusion and object
-scales from 6% to 60% of the image), changing only the backbone (depth 18, stage widths
-32/64/128/256 for all) and what belongs to it:
-  risonet        R-ISONet-18 + the isometry regulariser (coeff 1e-4): the demo itself
-  risonet_noreg  R-ISONet-18 without the regulariser
-  isonet         ISONet-18 (no shortcuts) + the regulariser, backbone at 0.2x lr (the configs')
-  resnet_bn      mmdet's ResNet-18 with BN (train mode), from scratch
-  resnet_gn      mmdet's ResNet-18 with GN (8 groups), from scratch (MMDetection's scratch norm)
-  skipinit       SkipInit (De & Smith 2020): R-ISONet-18's residual structure with ReLU, Kaiming
-                 init and the branch scale at 0, no regulariser
-  nf_resnet      timm's NF-ResNet-26 (Brock et al. 2021: scaled weight standardisation, no
-                 normalisation) through MMPretrain's TIMMBackbone, stage outputs 32-256 as the
-                 others (bottleneck ratio 1.25, stem 32: 2.88 M parameters), timm's own init
-The learning rate of each family (R-ISONet with and without the regulariser share one) comes
-from a sweep on seed 0 (--sweep-epochs over --lrs, lowest mean training loss over the last fifth
-of the logged iterations), recorded in sweep.json. Each (arm, seed) run is tools/train.py on a
-config written into the run folder, in its own process; --jobs N runs N of them at once, each
-with cores / N threads (OMP_NUM_THREADS), so every arm runs under the same load.
+from scratch and changes only the backbone (depth 18, stage widths 32/64/128/256 for all) and
+what belongs to it (isonet_det.experiments.detector_arms):
+  risonet          R-ISONet-18 + the isometry regulariser (coeff 1e-4): the demo itself
+  risonet_noreg    R-ISONet-18 without the regulariser
+  risonet_reg1e-3  R-ISONet-18 + the regulariser at coeff 1e-3 (tuning factorial only)
+  isonet           ISONet-18 (no shortcuts) + the regulariser
+  resnet_gn        mmdet's ResNet-18 with GN (8 groups): the normalised reference of the table
+  resnet_bn        mmdet's ResNet-18 with BN in train mode at batch 4 (a known weak baseline)
+  skipinit         SkipInit (De & Smith 2020): R-ISONet-18's residual structure with ReLU,
+                   Kaiming init and the branch scale at 0, no regulariser
+  nf_resnet        timm's NF-ResNet-26 (Brock et al. 2021) through MMPretrain's TIMMBackbone,
+                   stage outputs 32-256 (bottleneck ratio 1.25, stem 32: 2.88 M parameters)
+
+Data: data/compare_shapes_<variant>, written if absent: 400 training images, a tuning split of 100
+and a test split ('val') of 200 other images, all from the same generator (--variant simple: the
+demo's shapes, the default; hard: textured backgrounds, clutter, occlusion, object scales 6-60%,
+on which R-ISONet reaches 0.027 box mAP after 5 epochs: too hard to rank anything at this budget).
+
+Tuning (seed --tune-seed, not a reported seed; --tune-epochs of the --epochs schedule, i.e. the
+same warm-up and learning rate, stopped before the decay): for every arm and, for the
+normalisation-free arms, every backbone learning-rate multiplier in --mults, each lr of --lrs is
+trained and scored by box mAP on the tuning split (ties: lower final training loss); while the
+best lr is the grid's largest or smallest, the grid is extended by x2 / x0.5 (--max-extensions).
+A normalisation-free arm then takes the multiplier whose best lr scored higher. risonet_noreg and
+risonet_reg1e-3 change only the regulariser's coefficient: they run at risonet's lr for each
+multiplier and choose the multiplier; the six cells are R-ISONet's factorial (multiplier x
+coefficient {0, 1e-4, 1e-3}), reported on the tuning split with the backbone's mean orthogonality
+error at the end. Choices: tune/<arm>.json.
+
+Reported: each arm at its chosen settings on every --seeds seed (the same seed gives every arm the
+same data order), box / mask mAP on the test split, the paired difference to resnet_gn per seed
+with a 95% t interval ("ahead" / "behind" only where it excludes 0), the orthogonality error of
+the backbone convs at the end, s/iter as a ratio to resnet_bn measured in this run, peak resident
+memory. Each run is tools/train.py on a config written into the run folder, in its own process;
+--jobs N runs N of them at once, each with cores / N threads.
 
 Output (a new folder; --resume DIR finishes the runs an interrupted one had not): results.json,
-table.md (box / mask mAP mean ± sd over seeds, s/iter as a ratio to resnet_bn from this run,
-peak resident memory of the training process, parameter counts), curves.png (training loss,
-isometry_reg, box mAP per epoch, from mmengine's json logs).
+table.md, curves.png (training loss, isometry_reg per iteration, tuning-split box mAP per lr).
 """
 import argparse
 import json
@@ -41,36 +57,62 @@ from functools import partial
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 sys.path.insert(0, ROOT)
-from isonet_det.experiments import launch, reporting  # noqa: E402
-from isonet_det.experiments.detector_arms import ARMS, REFERENCE_ARM, arm_config  # noqa: E402
+from isonet_det.datasets import generate_shapes_dataset  # noqa: E402
+from isonet_det.experiments import launch, reporting, tuning  # noqa: E402
+from isonet_det.experiments.detector_arms import NORMALISATION_FREE  # noqa: E402
+from isonet_det.experiments.detector_arms import ARMS, ISOMETRIC, REFERENCE_ARM, arm_config
 
 CONFIG_LOCK = threading.Lock()
+PAIRED_REFERENCE = 'resnet_gn'
+FACTORIAL = ('risonet_noreg', 'risonet', 'risonet_reg1e-3')  # coefficient 0, 1e-4, 1e-3
+DERIVED_FROM = 'risonet'
+DERIVED = ('risonet_noreg', 'risonet_reg1e-3')  # take R-ISONet's lr per multiplier
+DEFAULT_ARMS = [
+    'risonet', 'risonet_noreg', 'isonet', 'skipinit', 'nf_resnet', 'resnet_gn', 'resnet_bn'
+]
+LABELS = {
+    'risonet': 'R-ISONet-18 + regulariser 1e-4 (the demo)',
+    'risonet_noreg': 'R-ISONet-18, no regulariser',
+    'risonet_reg1e-3': 'R-ISONet-18 + regulariser 1e-3',
+    'isonet': 'ISONet-18 + regulariser 1e-4',
+    'skipinit': 'SkipInit (ReLU, Kaiming, branch scale 0)',
+    'nf_resnet': 'NF-ResNet-26 (timm)',
+    'resnet_gn': 'ResNet-18, GN (reference)',
+    'resnet_bn': 'ResNet-18, BN train mode, batch 4 (weak baseline)',
+}
 
 
-def train(arm, lr, seed, epochs, work_dir, args):
-    """Train one (arm, lr, seed) in its own process; returns the parsed logs, the process's peak
-    resident memory (MiB) and its wall time."""
+def train(arm, lr, mult, seed, work_dir, args, for_tuning):
+    """Train one setting in its own process; returns its parsed logs, the process's peak resident
+    memory (MiB), wall time and the backbone's mean orthogonality error at the end."""
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(work_dir, 'config.py')
     with CONFIG_LOCK:  # mmengine's Config.fromfile (pkg_resources) is not thread-safe
-        arm_config(
+        cfg = arm_config(
             arm,
             lr,
             seed,
-            epochs,
+            args.epochs,
             args.data,
             num_train=args.num_train,
-            val_interval=args.val_interval,
-            log_interval=args.log_interval).dump(config)
+            val_interval=args.epochs,
+            log_interval=args.log_interval,
+            backbone_lr_mult=mult,
+            val_split='tune' if for_tuning else 'val')
+        if for_tuning:  # the first --tune-epochs of the same schedule: warm-up and lr, no decay
+            cfg.train_cfg.max_epochs = cfg.train_cfg.val_interval = args.tune_epochs
+            cfg.default_hooks.checkpoint.interval = args.tune_epochs
+        cfg.dump(config)
     usage = launch.train_in_subprocess(
-        config, work_dir, getattr(args, 'jobs', 1), name=f'{arm} (lr {lr}, seed {seed})')
+        config, work_dir, args.jobs, name=f'{arm} (lr {lr}, x{mult:g}, seed {seed})')
     logs = read_scalars(work_dir)
     logs.update(usage)
+    logs['orthogonality_error'] = backbone_orthogonality_error(arm, work_dir)
     return logs
 
 
 def read_scalars(work_dir):
-    """Training and validation series from mmengine's ``vis_data/scalars.json``."""
+    """Training and evaluation series from mmengine's ``vis_data/scalars.json``."""
     rows = launch.read_scalars(work_dir)
     trains = [r for r in rows if 'loss' in r]
     vals = [r for r in rows if 'coco/bbox_mAP' in r]
@@ -79,62 +121,182 @@ def read_scalars(work_dir):
         loss=[r['loss'] for r in trains],
         isometry_reg=[r.get('isometry_reg', float('nan')) for r in trains],
         time=[r['time'] for r in trains],
-        val_epochs=[r['step'] for r in vals],
-        val_bbox_mAP=[r['coco/bbox_mAP'] for r in vals],
-        val_segm_mAP=[r['coco/segm_mAP'] for r in vals])
+        bbox_mAP=vals[-1]['coco/bbox_mAP'] if vals else float('nan'),
+        segm_mAP=vals[-1]['coco/segm_mAP'] if vals else float('nan'))
 
 
-def sweep_run(arm, lr, args, work_dir):
-    """Mean training loss over the last fifth of one short sweep run (inf if not finite); kept in
-    ``work_dir/result.json``, so a resumed run does not train it again."""
-    done = osp.join(work_dir, 'result.json')
-    if osp.exists(done):
-        return reporting.read_json(done)['loss']
-    logs = train(arm, lr, args.seeds[0], args.sweep_epochs, work_dir, args)
-    tail = logs['loss'][-max(1, len(logs['loss']) // 5):]
-    mean = sum(tail) / len(tail)
-    mean = mean if math.isfinite(mean) else float('inf')
-    with open(done, 'w') as f:
-        json.dump(dict(loss=mean), f)
-    return mean
+def backbone_orthogonality_error(arm, work_dir):
+    """Mean ``||Conv(A, A) - delta|| / ||delta||`` over the convs the regulariser acts on, of the
+    run's final backbone (nan for a backbone the regulariser does not apply to: timm's NF-ResNet
+    standardises its weights in the forward pass, and ResNet's convs feed normalisation)."""
+    if arm not in ISOMETRIC:
+        return float('nan')
+    import glob
+
+    from mmdet.registry import MODELS
+
+    import isonet_det  # noqa: F401 (registers the backbones)
+    from isonet_det.analysis.layer_report import orthogonality_error
+    from isonet_det.engine.checkpoint_reader import read_checkpoint
+    from isonet_det.ops import regularized_convs
+    (path, ) = glob.glob(osp.join(work_dir, 'epoch_*.pth'))
+    state = read_checkpoint(path, map_location='cpu')['state_dict']
+    backbone = MODELS.build(dict(ARMS[arm][0]))
+    backbone.load_state_dict(
+        {k[len('backbone.'):]: v
+         for k, v in state.items() if k.startswith('backbone.')})
+    errors = [orthogonality_error(c) for c in regularized_convs(backbone, module='')]
+    return sum(errors) / len(errors)
 
 
-def sweep_families(families, args, out_dir):
-    """lr of each family: the lowest mean training loss over the last fifth of a short run on
-    seed 0 (every family's runs share the pool); a family's result is kept in
-    sweep/<family>.json."""
-    sweeps, todo = {}, []
-    for family in families:
-        path = osp.join(out_dir, 'sweep', f'{family}.json')
-        arm = next(a for a, (f, _, _) in ARMS.items() if f == family)
-        source = getattr(args, 'sweep_from', None)
-        if source and not osp.exists(path):  # another run's choice, recorded as this run's
-            chosen = osp.join(source, 'sweep', f'{family}.json')
+def tune_run(arm, mult, lr, args):
+    """One tuning run: the tuning-split scores of ``arm`` at (``lr``, ``mult``) on --tune-seed."""
+    work_dir = osp.join(args.out_dir, 'tune', arm, f'x{mult:g}', f'lr{lr:g}')
+
+    def make():
+        try:
+            logs = train(arm, lr, mult, args.tune_seed, work_dir, args, for_tuning=True)
+        except launch.Diverged:  # a non-finite loss or regulariser: the worst score
+            print(f'{arm} (lr {lr:g}, x{mult:g}) diverged', flush=True)
+            return dict(
+                arm=arm,
+                mult=mult,
+                lr=lr,
+                bbox_mAP=float('nan'),
+                segm_mAP=float('nan'),
+                final_loss=float('inf'),
+                orthogonality_error=float('nan'),
+                diverged=True,
+                iters=[],
+                loss=[])
+        loss = logs['loss'][-1] if logs['loss'] else float('nan')
+        return dict(
+            arm=arm,
+            mult=mult,
+            lr=lr,
+            bbox_mAP=logs['bbox_mAP'],
+            segm_mAP=logs['segm_mAP'],
+            final_loss=loss if math.isfinite(loss) else float('inf'),
+            orthogonality_error=logs['orthogonality_error'],
+            iters=logs['iters'],
+            loss=logs['loss'])
+
+    return reporting.cached_result(work_dir, make)
+
+
+def score(run):
+    """Tuning order: higher box mAP on the tuning split, then lower final training loss."""
+    box = run['bbox_mAP']
+    return (box if math.isfinite(box) else -1.0, -run['final_loss'])
+
+
+def mults_of(arm, args):
+    return args.mults if arm in NORMALISATION_FREE else [1.0]
+
+
+def record(choice, args):
+    with open(osp.join(args.out_dir, 'tune', f'{choice["arm"]}.json'), 'w') as f:
+        json.dump(choice, f)
+    return choice
+
+
+def tune(arms, args):
+    """Every arm's lr per multiplier on a grid extended until the choice is interior, then its
+    multiplier; the choice of ``arm`` in ``tune/<arm>.json``."""
+    keys = [(arm, mult) for arm in arms for mult in mults_of(arm, args)]
+    grids = tuning.tune_lr_grids(
+        keys,
+        args.lrs,
+        lambda key, lr: tune_run(*key, lr, args),
+        score,
+        jobs=args.jobs,
+        max_extensions=args.max_extensions)
+    choices = {}
+    for arm in arms:
+        per_mult = {m: tuning.best_lr(grids[arm, m], score) for m in mults_of(arm, args)}
+        mult = max(per_mult, key=lambda m: score(grids[arm, m][per_mult[m]]))
+        choices[arm] = record(
+            dict(
+                arm=arm,
+                lr=per_mult[mult],
+                mult=mult,
+                interior=tuning.is_interior(grids[arm, mult], per_mult[mult]),
+                lr_per_mult={str(m): lr
+                             for m, lr in per_mult.items()},
+                runs=[
+                    grids[arm, m][lr] for m in mults_of(arm, args) for lr in sorted(grids[arm, m])
+                ]), args)
+    return choices
+
+
+def tune_derived(arms, lrs_from, args):
+    """The R-ISONet coefficient arms (``DERIVED``): each multiplier at the lr ``lrs_from`` (the
+    coefficient-1e-4 arm's choice) found for it, the better multiplier chosen on the tuning split:
+    the regulariser's coefficient is the one factor that changes."""
+    cells = [(arm, mult) for arm in arms for mult in mults_of(arm, args)]
+    runs = launch.run_all([
+        partial(tune_run, arm, mult, lrs_from['lr_per_mult'][str(mult)], args)
+        for arm, mult in cells
+    ], args.jobs)
+    choices = {}
+    for arm in arms:
+        mine = [r for (a, _), r in zip(cells, runs) if a == arm]
+        best = max(mine, key=score)
+        grid = {r['lr']: r for r in lrs_from['runs'] if r['mult'] == best['mult']}
+        choices[arm] = record(
+            dict(
+                arm=arm,
+                lr=best['lr'],
+                mult=best['mult'],
+                interior=tuning.is_interior(grid, best['lr']),
+                lr_per_mult=lrs_from['lr_per_mult'],
+                lr_from=lrs_from['arm'],
+                runs=mine), args)
+    return choices
+
+
+def choices_for(arms, args):
+    """The tuned settings of ``arms`` (with R-ISONet's, which the coefficient arms take their lrs
+    from): from ``tune/<arm>.json`` where it exists (a resumed run, or copied from
+    --tuned-from), tuned here for the rest."""
+    os.makedirs(osp.join(args.out_dir, 'tune'), exist_ok=True)
+    if any(arm in DERIVED for arm in arms) and DERIVED_FROM not in arms:
+        arms = [DERIVED_FROM] + list(arms)
+    choices = {}
+    for arm in arms:
+        path = osp.join(args.out_dir, 'tune', f'{arm}.json')
+        if args.tuned_from and not osp.exists(path):  # another run's choice, recorded as this one's
+            chosen = osp.join(args.tuned_from, 'tune', f'{arm}.json')
             if not osp.isfile(chosen):
-                raise FileNotFoundError(f'--sweep-from {source}: no lr chosen for {family} '
-                                        f'({chosen} is missing)')
-            os.makedirs(osp.dirname(path), exist_ok=True)
+                raise FileNotFoundError(f'--tuned-from {args.tuned_from}: no settings chosen for '
+                                        f'{arm} ({chosen} is missing)')
             with open(path, 'w') as f:
-                json.dump(dict(reporting.read_json(chosen), swept_in=source), f)
+                json.dump(dict(reporting.read_json(chosen), tuned_in=args.tuned_from), f)
         if osp.exists(path):
-            sweeps[family] = reporting.read_json(path)
-        elif len(args.lrs) == 1:  # nothing to choose: not swept
-            sweeps[family] = dict(family=family, arm=arm, epochs=0, losses={}, lr=args.lrs[0])
-        else:
-            sweeps[family] = dict(family=family, arm=arm, epochs=args.sweep_epochs, losses={})
-            todo += [(family, arm, lr) for lr in args.lrs]
-    tasks = [
-        partial(sweep_run, arm, lr, args, osp.join(out_dir, 'sweep', family, f'lr{lr:g}'))
-        for family, arm, lr in todo
-    ]
-    for (family, _, lr), loss in zip(todo, launch.run_all(tasks, getattr(args, 'jobs', 1))):
-        sweeps[family]['losses'][str(lr)] = loss
-    for family in dict.fromkeys(family for family, _, _ in todo):
-        sweep = sweeps[family]
-        sweep['lr'] = min(args.lrs, key=lambda lr: sweep['losses'][str(lr)])
-        with open(osp.join(out_dir, 'sweep', f'{family}.json'), 'w') as f:
-            json.dump(sweep, f)
-    return sweeps
+            choices[arm] = reporting.read_json(path)
+    choices.update(tune([a for a in arms if a not in choices and a not in DERIVED], args))
+    derived = [a for a in arms if a not in choices and a in DERIVED]
+    if derived:
+        choices.update(tune_derived(derived, choices[DERIVED_FROM], args))
+    return choices
+
+
+def run_arm(arm, seed, choice, args):
+    """One reported run: ``arm`` at its chosen lr and multiplier on ``seed``, scored on the test
+    split; kept in its ``result.json``."""
+    work_dir = osp.join(args.out_dir, 'runs', arm, f'seed{seed}')
+
+    def make():
+        logs = train(arm, choice['lr'], choice['mult'], seed, work_dir, args, for_tuning=False)
+        steady = logs['time'][1:] or logs['time']
+        return dict(arm=arm, seed=seed, s_per_iter=sum(steady) / len(steady), **logs)
+
+    result = reporting.cached_result(work_dir, make)
+    print(
+        f'{arm:<15} seed {seed}: box {result["bbox_mAP"]:.3f} mask {result["segm_mAP"]:.3f}, '
+        f'{result["s_per_iter"]:.3f} s/iter, {result["peak_rss_mib"]:.0f} MiB',
+        flush=True)
+    return result
 
 
 def backbone_params(arm):
@@ -142,88 +304,176 @@ def backbone_params(arm):
     from mmdet.utils import register_all_modules
     register_all_modules()
     __import__('isonet_det')
-    backbone = ARMS[arm][1]
+    backbone = ARMS[arm][0]
     if backbone['type'].startswith('mmpretrain.'):
         __import__('mmpretrain.models')
     return sum(p.numel() for p in MODELS.build(dict(backbone)).parameters())
 
 
-def summarise(runs, sweeps, args):
+def summarise(runs, choices, args):
+    """One row per reported arm: scores over seeds, the paired difference to resnet_gn."""
+    by_arm = {arm: {r['seed']: r for r in runs if r['arm'] == arm} for arm in args.arms}
+    ref_time = reporting.mean_sd([r['s_per_iter']
+                                  for r in by_arm.get(REFERENCE_ARM, {}).values()])[0]
     rows = []
-    ref = [r['s_per_iter'] for r in runs if r['arm'] == REFERENCE_ARM]
-    ref_time = sum(ref) / len(ref) if ref else float('nan')
     for arm in args.arms:
-        mine = [r for r in runs if r['arm'] == arm]
-        box, mask = reporting.mean_sd([r['bbox_mAP'] for r in mine
-                                       ]), reporting.mean_sd([r['segm_mAP'] for r in mine])
-        s_iter = sum(r['s_per_iter'] for r in mine) / len(mine)
-        rows.append(
-            dict(
-                arm=arm,
-                lr=sweeps[ARMS[arm][0]]['lr'],
-                params=backbone_params(arm),
-                box=box,
-                mask=mask,
-                seeds=[r['seed'] for r in mine],
-                box_per_seed=[r['bbox_mAP'] for r in mine],
-                s_per_iter=s_iter,
-                time_ratio=s_iter / ref_time,
-                peak_rss_mib=max(r['peak_rss_mib'] for r in mine)))
+        mine = by_arm[arm]
+        row = dict(
+            arm=arm,
+            lr=choices[arm]['lr'],
+            mult=choices[arm]['mult'],
+            params=backbone_params(arm),
+            box=reporting.mean_sd(r['bbox_mAP'] for r in mine.values()),
+            mask=reporting.mean_sd(r['segm_mAP'] for r in mine.values()),
+            seeds=sorted(mine),
+            box_per_seed=[mine[s]['bbox_mAP'] for s in sorted(mine)],
+            orthogonality_error=reporting.mean_sd(r['orthogonality_error']
+                                                  for r in mine.values())[0],
+            s_per_iter=reporting.mean_sd(r['s_per_iter'] for r in mine.values())[0],
+            peak_rss_mib=max(r['peak_rss_mib'] for r in mine.values()))
+        row['time_ratio'] = row['s_per_iter'] / ref_time
+        ref = by_arm.get(PAIRED_REFERENCE, {})
+        if arm != PAIRED_REFERENCE and ref:
+            for metric in ('bbox_mAP', 'segm_mAP'):
+                row[f'{metric}_vs_{PAIRED_REFERENCE}'] = tuning.compare_paired(
+                    {s: r[metric]
+                     for s, r in mine.items()}, {s: r[metric]
+                                                 for s, r in ref.items()})
+        rows.append(row)
     return rows
 
 
-def write_table(rows, args, seconds):
+def factorial_rows(choices, args):
+    """R-ISONet's multiplier x coefficient cells on the tuning split (tune seed), each at the
+    coefficient-1e-4 arm's best lr for that multiplier."""
+    rows = []
+    for arm in FACTORIAL:
+        if arm not in choices:
+            continue
+        for run in choices[arm]['runs']:
+            if run['lr'] != choices[arm]['lr_per_mult'][str(run['mult'])]:
+                continue  # a tuning run of another lr
+            rows.append(
+                dict(
+                    arm=arm,
+                    coeff=ARMS[arm][1],
+                    mult=run['mult'],
+                    lr=run['lr'],
+                    bbox_mAP=run['bbox_mAP'],
+                    segm_mAP=run['segm_mAP'],
+                    orthogonality_error=run['orthogonality_error']))
+    return rows
+
+
+def fmt(value, digits=3):
+    return '—' if value is None or not math.isfinite(value) else f'{value:.{digits}f}'
+
+
+def write_table(rows, factorial, choices, args, seconds):
+    reg = f'{args.jobs} run(s) at once, {launch.threads_per_job(args.jobs)} thread(s) each'
     lines = [
-        f'Mask R-CNN + FPN on the generated shapes ({getattr(args, "variant", "simple")}), '
-        f'{args.epochs} epochs, seeds {args.seeds}, {getattr(args, "jobs", 1)} run(s) at once: box '
-        f'/ mask mAP mean ± sd over seeds; s/iter as a ratio to {REFERENCE_ARM} in this run; peak '
-        'resident memory of the training process.', '',
-        '| backbone | params | lr (swept) | box mAP | mask mAP | box mAP per seed | s/iter '
-        f'(/ {REFERENCE_ARM}) | peak RSS |', '|---|---|---|---|---|---|---|---|'
+        f'Mask R-CNN + FPN on the generated shapes ({args.variant}): {args.epochs} epochs, box / '
+        f'mask mAP on the test split (mean ± sd over seeds {args.seeds}); lr and backbone lr '
+        f'multiplier chosen on the tuning split (seed {args.tune_seed}, {args.tune_epochs} '
+        f'epochs); Δ vs {PAIRED_REFERENCE}: paired over seeds, mean [95% t interval]; orth. '
+        f'error: mean over the backbone convs at the end; s/iter as a ratio to {REFERENCE_ARM} '
+        f'in this run ({reg}).', '',
+        f'| backbone | params | lr | backbone lr x | box mAP | mask mAP | box Δ vs '
+        f'{PAIRED_REFERENCE} | mask Δ vs {PAIRED_REFERENCE} | box mAP per seed | orth. error | '
+        f's/iter (/ {REFERENCE_ARM}) | peak RSS |',
+        '|---|---|---|---|---|---|---|---|---|---|---|---|'
     ]
     for r in rows:
-        box, mask = reporting.format_mean_sd(r['box']), reporting.format_mean_sd(r['mask'])
-        lines.append(f'| {r["arm"]} | {r["params"] / 1e6:.2f} M | {r["lr"]:g} | {box} | {mask} | '
-                     f'{" / ".join(f"{v:.3f}" for v in r["box_per_seed"])} | {r["s_per_iter"]:.3f} '
-                     f'({r["time_ratio"]:.2f}) | {r["peak_rss_mib"]:.0f} MiB |')
+        deltas = []
+        for metric in ('bbox_mAP', 'segm_mAP'):
+            d = r.get(f'{metric}_vs_{PAIRED_REFERENCE}')
+            deltas.append('—' if d is None else f'{d["mean"]:+.3f} [{fmt(d["low"])}, '
+                          f'{fmt(d["high"])}] {d["verdict"]}')
+        interior = '' if choices[r['arm']].get('interior', True) else ' (edge)'
+        lines.append(
+            f'| {LABELS.get(r["arm"], r["arm"])} | {r["params"] / 1e6:.2f} M | '
+            f'{r["lr"]:g}{interior} | {r["mult"]:g} | {reporting.format_mean_sd(r["box"])} | '
+            f'{reporting.format_mean_sd(r["mask"])} | {deltas[0]} | {deltas[1]} | '
+            f'{" / ".join(fmt(v) for v in r["box_per_seed"])} | {fmt(r["orthogonality_error"])} | '
+            f'{r["s_per_iter"]:.3f} ({r["time_ratio"]:.2f}) | {r["peak_rss_mib"]:.0f} MiB |')
+    if factorial:
+        lines += [
+            '',
+            f'R-ISONet-18, backbone lr multiplier x regulariser coefficient, on the tuning split '
+            f'(seed {args.tune_seed}, {args.tune_epochs} epochs, one run per cell):', '',
+            '| coefficient | backbone lr x | lr | box mAP (tune) | mask mAP (tune) | orth. error |',
+            '|---|---|---|---|---|---|'
+        ]
+        lines += [
+            f'| {r["coeff"]:g} | {r["mult"]:g} | {r["lr"]:g} | {fmt(r["bbox_mAP"])} | '
+            f'{fmt(r["segm_mAP"])} | {fmt(r["orthogonality_error"])} |' for r in factorial
+        ]
+    lines += [
+        '', 'Tuning runs (box mAP on the tuning split per lr, per backbone lr multiplier):', ''
+    ]
+    for arm, choice in choices.items():
+        for mult in sorted({r['mult'] for r in choice['runs']}, reverse=True):
+            grid = ', '.join(
+                f'{r["lr"]:g}: {"diverged" if r.get("diverged") else fmt(r["bbox_mAP"])}'
+                for r in choice['runs'] if r['mult'] == mult)
+            lines.append(f'- {arm} x{mult:g}: {grid}')
     return reporting.write_table(args.out_dir, lines, seconds)
 
 
-def plot(runs, args):
+def plot(runs, choices, args):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
     for i, arm in enumerate(args.arms):
         for j, r in enumerate(x for x in runs if x['arm'] == arm):
             label = arm if j == 0 else None
-            axes[0].plot(r['iters'], r['loss'], color=f'C{i}', lw=1, label=label)
+            axes[0].plot(r['iters'], r['loss'], color=f'C{i}', lw=0.8, label=label)
             if any(math.isfinite(v) for v in r['isometry_reg']):
-                axes[1].plot(r['iters'], r['isometry_reg'], color=f'C{i}', lw=1, label=label)
-            axes[2].plot(r['val_epochs'], r['val_bbox_mAP'], 'o-', color=f'C{i}', lw=1, label=label)
-    axes[0].set(xlabel='iteration', ylabel='training loss')
+                axes[1].plot(r['iters'], r['isometry_reg'], color=f'C{i}', lw=0.8, label=label)
+        for mult, style in zip(sorted(args.mults, reverse=True), ('o-', 's--')):
+            tuned = sorted(
+                (r['lr'], r['bbox_mAP']) for r in choices[arm]['runs'] if r['mult'] == mult)
+            if tuned:
+                axes[2].plot(
+                    *zip(*tuned),
+                    style,
+                    color=f'C{i}',
+                    lw=1,
+                    label=f'{arm} x{mult:g}' if len(args.mults) > 1 else arm)
+    axes[0].set(xlabel='iteration', ylabel='training loss', yscale='log')
     axes[1].set(xlabel='iteration', ylabel='isometry_reg')
-    axes[2].set(xlabel='epoch', ylabel='box mAP (val)')
+    axes[2].set(xlabel='lr', ylabel='box mAP (tuning split)', xscale='log')
     axes[0].legend(fontsize=7)
+    axes[2].legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(osp.join(args.out_dir, 'curves.png'), dpi=110)
     plt.close(fig)
 
 
-QUICK = dict(seeds=[0], epochs=2, sweep_epochs=1, lrs=[0.02], num_train=200, log_interval=10)
+QUICK = dict(
+    seeds=[0], epochs=1, tune_epochs=1, lrs=[0.02], mults=[1.0], num_train=200, log_interval=10)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--arms', nargs='+', default=list(ARMS), choices=list(ARMS))
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--epochs', type=int, default=5)
-    parser.add_argument('--lrs', type=float, nargs='+', default=[0.01, 0.02, 0.04])
-    parser.add_argument('--sweep-epochs', type=int, default=1)
+    parser.add_argument('--arms', nargs='+', default=DEFAULT_ARMS, choices=list(ARMS))
     parser.add_argument(
-        '--sweep-from',
+        '--no-factorial',
+        dest='factorial',
+        action='store_false',
+        help='skip the risonet_reg1e-3 cells of the R-ISONet factorial')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    parser.add_argument('--tune-seed', type=int, default=100)
+    parser.add_argument('--epochs', type=int, default=3)
+    parser.add_argument('--tune-epochs', type=int, default=2)
+    parser.add_argument('--lrs', type=float, nargs='+', default=[0.01, 0.02, 0.04])
+    parser.add_argument('--mults', type=float, nargs='+', default=[1.0, 0.2])
+    parser.add_argument('--max-extensions', type=int, default=2)
+    parser.add_argument(
+        '--tuned-from',
         default=None,
-        help='a finished run folder whose per-family lr choices this run takes (no sweep)')
+        help='a finished run folder whose tuned settings this run takes (no tuning runs)')
     parser.add_argument('--num-train', type=int, default=None, help='first N training images')
     parser.add_argument(
         '--jobs',
@@ -232,19 +482,19 @@ def parse_args(argv=None):
                     os.cpu_count() or 1),
         help='training processes at once, the cores shared among them (default: 2 where there are '
         '2 cores: 1.6x the throughput of one 2-thread process on the 2-core CI machine)')
-    parser.add_argument('--val-interval', type=int, default=1)
     parser.add_argument('--log-interval', type=int, default=25)
     parser.add_argument(
         '--data',
         default=None,
-        help='the COCO-format data (default: data/demo_shapes, or data/demo_shapes_hard with '
-        '--variant hard; written there if absent)')
+        help='the COCO-format data with train / tune / val splits (default: '
+        'data/compare_shapes_<variant>; written there if absent)')
     parser.add_argument(
         '--variant',
         choices=['simple', 'hard'],
         default='simple',
         help='the generated data: the demo\'s shapes, or the hard variant (textured backgrounds, '
-        'clutter, occlusion, object scales from 6%% to 60%% of the image)')
+        'clutter, occlusion, object scales from 6%% to 60%% of the image: at this budget every '
+        'arm stays near 0 box mAP on it, see docs/experiments/compare_detectors.md)')
     parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
     parser.add_argument(
         '--out-dir',
@@ -253,18 +503,20 @@ def parse_args(argv=None):
         help='default: work_dirs/compare_detectors/<date_time>; a run folder to finish: --resume')
     parser.add_argument('--resume', default=None, help='a run folder to finish')
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error(f'--jobs must be at least 1, got {args.jobs}')
     if args.resume:
         saved = osp.join(args.resume, 'args.json')
         if not osp.isfile(saved):
             parser.error(f'{args.resume} is not a run folder of this tool (no args.json)')
-        args = argparse.Namespace(**dict(reporting.read_json(saved), resume=args.resume))
-        return args
+        return argparse.Namespace(**dict(reporting.read_json(saved), resume=args.resume))
+    if args.jobs < 1:
+        parser.error(f'--jobs must be at least 1, got {args.jobs}')
+    if not 1 <= args.tune_epochs <= args.epochs:
+        parser.error(f'--tune-epochs must be 1 to --epochs ({args.epochs}), got {args.tune_epochs}')
+    if PAIRED_REFERENCE not in args.arms:
+        args.arms.append(PAIRED_REFERENCE)  # every row's difference is taken against it
     reporting.apply_quick(parser, args, QUICK)
     if args.data is None:
-        args.data = osp.join(ROOT, 'data',
-                             'demo_shapes' if args.variant == 'simple' else 'demo_shapes_hard')
+        args.data = osp.join(ROOT, 'data', f'compare_shapes_{args.variant}')
     args.data = osp.abspath(args.data)
     args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'compare_detectors', root=ROOT))
     os.makedirs(args.out_dir, exist_ok=True)
@@ -273,50 +525,48 @@ def parse_args(argv=None):
     return args
 
 
-def run_arm(arm, seed, sweeps, args):
-    """One (arm, seed) at its family's lr: its result.json, trained unless it exists."""
-    work_dir = osp.join(args.out_dir, 'runs', arm, f'seed{seed}')
-    done = osp.join(work_dir, 'result.json')
-    if osp.exists(done):
-        return reporting.read_json(done)
-    logs = train(arm, sweeps[ARMS[arm][0]]['lr'], seed, args.epochs, work_dir, args)
-    steady = logs['time'][1:] or logs['time']
-    result = dict(
-        arm=arm,
-        seed=seed,
-        s_per_iter=sum(steady) / len(steady),
-        bbox_mAP=logs['val_bbox_mAP'][-1] if logs['val_bbox_mAP'] else float('nan'),
-        segm_mAP=logs['val_segm_mAP'][-1] if logs['val_segm_mAP'] else float('nan'),
-        **logs)
-    with open(done, 'w') as f:
-        json.dump(result, f)
-    print(
-        f'{arm:<14} seed {seed}: box {result["bbox_mAP"]:.3f} mask {result["segm_mAP"]:.3f}, '
-        f'{result["s_per_iter"]:.3f} s/iter, {result["peak_rss_mib"]:.0f} MiB',
-        flush=True)
-    return result
+def check_data(args):
+    """The data folder: generated if absent (400 train, 100 tune, 200 test images, seed 0); refused
+    without a tuning split."""
+    if not osp.isdir(args.data):
+        generate_shapes_dataset(args.data, 400, 200, 128, 0, args.variant, num_tune=100)
+    missing = [
+        split for split in ('train', 'tune', 'val')
+        if not osp.isfile(osp.join(args.data, 'annotations', f'instances_{split}.json'))
+    ]
+    if missing:
+        raise FileNotFoundError(
+            f'{args.data} has no {" / ".join(missing)} split (annotations/instances_<split>.json): '
+            'the comparison tunes on "tune" and reports on "val"; generate one with '
+            'isonet_det.datasets.generate_shapes_dataset(..., num_tune=N)')
 
 
 def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
-    if not osp.isdir(args.data):
-        from isonet_det.datasets import generate_shapes_dataset
-        generate_shapes_dataset(args.data, 400, 50, 128, 0, getattr(args, 'variant', 'simple'))
-    families = list(dict.fromkeys(ARMS[arm][0] for arm in args.arms))
-    sweeps = sweep_families(families, args, args.out_dir)
-    for family in families:
-        print(
-            f'lr sweep {family}: {sweeps[family]["losses"]} -> {sweeps[family]["lr"]}', flush=True)
-    pairs = [(arm, seed) for arm in args.arms for seed in args.seeds]
-    runs = launch.run_all([partial(run_arm, arm, seed, sweeps, args) for arm, seed in pairs],
-                          getattr(args, 'jobs', 1))
-    rows = summarise(runs, sweeps, args)
+    check_data(args)
+    tuned = args.arms + (['risonet_reg1e-3'] if args.factorial else [])
+    choices = choices_for(list(dict.fromkeys(tuned)), args)
+    for arm, choice in choices.items():
+        print(f'tuned {arm}: lr {choice["lr"]:g}, backbone lr x{choice["mult"]:g}', flush=True)
+    runs = launch.run_all([
+        partial(run_arm, arm, seed, choices[arm], args) for arm in args.arms for seed in args.seeds
+    ], args.jobs)
+    rows = summarise(runs, choices, args)
+    factorial = factorial_rows(choices, args)
     seconds = time.perf_counter() - start
     with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(dict(args=vars(args), sweeps=sweeps, rows=rows, runs=runs, seconds=seconds), f)
-    plot(runs, args)
-    print(write_table(rows, args, seconds))
+        json.dump(
+            dict(
+                args=vars(args),
+                choices=choices,
+                rows=rows,
+                factorial=factorial,
+                runs=runs,
+                seconds=seconds,
+                load_average=os.getloadavg()), f)
+    plot(runs, choices, args)
+    print(write_table(rows, factorial, choices, args, seconds))
     print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png}}')
 
 

@@ -2,6 +2,7 @@
 import copy
 import os
 import socket
+import time
 
 import pytest
 import torch
@@ -355,6 +356,29 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _run_ranks(worker, init_state, out_dir, nprocs=2, timeout=150, attempts=2):
+    """``mp.spawn(worker, (nprocs, port, init_state, out_dir))`` that cannot block the suite: ranks
+    still running after ``timeout`` s (a gloo rendezvous that never completes; a normal run takes
+    20 s) are killed and the run is started again on a new port, and the test fails after
+    ``attempts`` such hangs. A rank's error fails the test at once."""
+    for _ in range(attempts):
+        context = mp.start_processes(
+            worker,
+            args=(nprocs, _free_port(), init_state, out_dir),
+            nprocs=nprocs,
+            join=False,
+            start_method='spawn')
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if context.join(timeout=1):
+                return
+        for process in context.processes:
+            process.kill()
+            process.join()
+    pytest.fail(
+        f'{worker.__name__}: {nprocs} ranks did not finish in {timeout} s, {attempts} times')
+
+
 class _LossForward(TinyDetector):
     forward = TinyDetector.loss
 
@@ -363,7 +387,7 @@ def test_ddp_ranks_agree_and_match_the_averaged_loss(tmp_path):
     torch.manual_seed(0)
     model = _LossForward()
     init_state = copy.deepcopy(model.state_dict())
-    mp.spawn(_ddp_worker_loss, args=(2, _free_port(), init_state, str(tmp_path)), nprocs=2)
+    _run_ranks(_ddp_worker_loss, init_state, str(tmp_path))
     r0 = torch.load(tmp_path / 'rank0.pth')
     r1 = torch.load(tmp_path / 'rank1.pth')
     for k in r0:
@@ -497,7 +521,7 @@ def test_sharded_ddp_update_equals_the_unsharded_one(tmp_path):
     AMP with a fused optimizer, and the ranks stay identical."""
     torch.manual_seed(0)
     init_state = copy.deepcopy(_LossForward().state_dict())
-    mp.spawn(_ddp_worker_sharded, args=(2, _free_port(), init_state, str(tmp_path)), nprocs=2)
+    _run_ranks(_ddp_worker_sharded, init_state, str(tmp_path))
     for case in SHARD_CASES:
         runs = {(r, s): torch.load(tmp_path / f'{case}-shard{s}-rank{r}.pth')
                 for r in (0, 1) for s in (0, 1)}

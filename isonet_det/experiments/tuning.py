@@ -1,0 +1,81 @@
+"""Choosing a learning rate on held-out data, and the paired comparison the experiment tools report
+(``tools/analysis/compare_detectors.py``, ``tools/seg_demo.py``)."""
+import math
+from typing import Callable, Dict, Hashable, List, Sequence, Tuple, Union
+
+from .launch import run_all
+
+
+def best_lr(results: Dict[float, dict], score: Callable[[dict], tuple]) -> float:
+    """The lr of the best run among ``results`` (``{lr: run}``), by ``score`` (higher is better;
+    the first in grid order on a tie)."""
+    return max(sorted(results), key=lambda lr: score(results[lr]))
+
+
+def tune_lr_grids(keys: Sequence[Hashable],
+                  lrs: Union[Sequence[float], Dict[Hashable, Sequence[float]]],
+                  train: Callable[[Hashable, float], dict],
+                  score: Callable[[dict], tuple],
+                  jobs: int = 1,
+                  max_extensions: int = 2,
+                  factor: float = 2.0) -> Dict[Hashable, Dict[float, dict]]:
+    """For every key (an arm, or an (arm, multiplier) pair), ``train(key, lr)`` on each of ``lrs``
+    (or of ``lrs[key]``);
+    while a key's best lr is its grid's largest (smallest), ``lr * factor`` (``lr / factor``) is
+    added, at most ``max_extensions`` times per key. Each round trains what the grids still need,
+    ``jobs`` at a time. Returns ``{key: {lr: run}}``; a grid of one lr is not extended."""
+    grids = {key: dict.fromkeys(lrs[key] if isinstance(lrs, dict) else lrs) for key in keys}
+    extensions = dict.fromkeys(keys, 0)
+    while True:
+        todo = [(key, lr) for key, grid in grids.items() for lr, run in grid.items() if run is None]
+        if not todo:
+            return grids
+        runs = run_all([lambda key=key, lr=lr: train(key, lr) for key, lr in todo], jobs)
+        for (key, lr), run in zip(todo, runs):
+            grids[key][lr] = run
+        for key, grid in grids.items():
+            ordered = sorted(grid)
+            best = best_lr(grid, score)
+            if len(ordered) > 1 and best in (ordered[0], ordered[-1]) \
+                    and extensions[key] < max_extensions:
+                grid[best * factor if best == ordered[-1] else best / factor] = None
+                extensions[key] += 1
+
+
+def is_interior(grid: Dict[float, dict], lr: float) -> bool:
+    """Whether ``lr`` has a tried lr on both sides in ``grid`` (or the grid has one lr)."""
+    ordered = sorted(grid)
+    return len(ordered) == 1 or ordered[0] < lr < ordered[-1]
+
+
+def paired_interval(differences: Sequence[float],
+                    confidence: float = 0.95) -> Tuple[float, float, float]:
+    """Mean of paired differences and its two-sided ``confidence`` Student-t interval
+    ``(mean, low, high)``: ``mean -+ t_{n-1} sd / sqrt(n)`` (``nan`` bounds for one pair)."""
+    from scipy import stats
+    n = len(differences)
+    mean = sum(differences) / n
+    if n < 2:
+        return mean, float('nan'), float('nan')
+    sd = math.sqrt(sum((d - mean)**2 for d in differences) / (n - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def verdict(low: float, high: float) -> str:
+    """The word a comparison gets: ``'ahead'`` / ``'behind'`` only where the interval excludes 0,
+    ``'not resolved'`` where it contains it, ``'one seed'`` without an interval."""
+    if low > 0:
+        return 'ahead'
+    if high < 0:
+        return 'behind'
+    return 'not resolved' if math.isfinite(low) else 'one seed'
+
+
+def compare_paired(mine: Dict[int, float], reference: Dict[int, float]) -> Dict:
+    """``mine - reference`` over the seeds both have: mean, 95% interval, verdict, pairs."""
+    seeds: List[int] = sorted(set(mine) & set(reference))
+    if not seeds:
+        raise ValueError(f'no seed in common: {sorted(mine)} against {sorted(reference)}')
+    mean, low, high = paired_interval([mine[s] - reference[s] for s in seeds])
+    return dict(mean=mean, low=low, high=high, verdict=verdict(low, high), pairs=len(seeds))

@@ -1,0 +1,74 @@
+"""isonet_det.experiments.tuning: the lr grid grows until the choice is interior, and the paired
+comparison's interval and words."""
+import math
+
+import pytest
+
+from isonet_det.experiments import tuning
+
+
+def peaked(best):
+    """A fake training run whose score peaks at ``best`` (log scale), recording what it trained."""
+    trained = []
+
+    def train(key, lr):
+        trained.append((key, lr))
+        return dict(score=-abs(math.log2(lr / best[key])))
+
+    return train, trained
+
+
+def score(run):
+    return (run['score'], )
+
+
+def test_grid_extends_until_the_best_lr_is_interior():
+    train, trained = peaked({'low': 0.0025, 'high': 0.16, 'mid': 0.02})
+    grids = tuning.tune_lr_grids(['low', 'high', 'mid'], [0.01, 0.02, 0.04],
+                                 train,
+                                 score,
+                                 jobs=2,
+                                 max_extensions=3)
+    assert sorted(grids['mid']) == [0.01, 0.02, 0.04]  # interior at once: nothing added
+    assert sorted(grids['high']) == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32]
+    assert sorted(grids['low']) == [0.00125, 0.0025, 0.005, 0.01, 0.02, 0.04]
+    for key, best in (('low', 0.0025), ('high', 0.16), ('mid', 0.02)):
+        assert tuning.best_lr(grids[key], score) == best
+        assert tuning.is_interior(grids[key], best)
+    assert len(trained) == len(set(trained)) == 15  # every run once
+
+
+def test_extensions_stop_at_the_limit_and_one_lr_is_not_extended():
+    train, trained = peaked({'a': 1.0})
+    grids = tuning.tune_lr_grids(['a'], [0.01, 0.02], train, score, max_extensions=2)
+    assert sorted(grids['a']) == [0.01, 0.02, 0.04, 0.08]
+    assert not tuning.is_interior(grids['a'], 0.08)  # reported as at the edge
+    single = tuning.tune_lr_grids(['a'], [0.01], peaked({'a': 1.0})[0], score)
+    assert list(single['a']) == [0.01] and tuning.is_interior(single['a'], 0.01)
+
+
+def test_ties_go_to_the_smaller_lr():
+    runs = {0.04: dict(score=1.0), 0.01: dict(score=1.0), 0.02: dict(score=0.0)}
+    assert tuning.best_lr(runs, score) == 0.01
+
+
+def test_paired_interval_is_the_t_interval_of_the_differences():
+    diffs = [0.01, 0.03, -0.01, 0.02, 0.04]
+    mean, low, high = tuning.paired_interval(diffs)
+    sd = math.sqrt(sum((d - 0.018)**2 for d in diffs) / 4)
+    half = 2.7764451051977987 * sd / math.sqrt(5)  # t_{0.975, 4}
+    assert mean == pytest.approx(0.018, rel=1e-12)
+    assert (low, high) == pytest.approx((0.018 - half, 0.018 + half), rel=1e-9)
+    assert tuning.verdict(low, high) == 'not resolved'
+    assert tuning.verdict(*tuning.paired_interval([0.05, 0.06, 0.04])[1:]) == 'ahead'
+    assert tuning.verdict(*tuning.paired_interval([-0.05, -0.06, -0.04])[1:]) == 'behind'
+    one = tuning.paired_interval([0.3])
+    assert one[0] == 0.3 and tuning.verdict(*one[1:]) == 'one seed'
+
+
+def test_compare_paired_uses_the_common_seeds_only():
+    result = tuning.compare_paired({0: 0.5, 1: 0.6, 2: 0.7, 9: 5.0}, {0: 0.4, 1: 0.5, 2: 0.55})
+    assert result['pairs'] == 3 and result['mean'] == pytest.approx(0.35 / 3)
+    assert result['verdict'] == 'ahead'
+    with pytest.raises(ValueError, match='no seed in common'):
+        tuning.compare_paired({0: 0.5}, {1: 0.5})
