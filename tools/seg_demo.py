@@ -22,7 +22,6 @@ lrs and the tuning runs; s/iter, peak resident memory), predictions.png (scans, 
 threshold and both models on the first seed), results.json, and each run's work folder.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
@@ -368,16 +367,16 @@ def main(argv=None):
          osp.join(args.out_dir, 'predictions.png'))
     rows, paired = summarise(runs, threshold, args)
     seconds = time.perf_counter() - start
-    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(
-            dict(
-                args=vars(args),
-                choices=choices,
-                runs=runs,
-                rows=rows,
-                paired=paired,
-                threshold=threshold,
-                seconds=seconds), f)
+    reporting.write_json(
+        osp.join(args.out_dir, 'results.json'),
+        dict(
+            args=vars(args),
+            choices=choices,
+            runs=runs,
+            rows=rows,
+            paired=paired,
+            threshold=threshold,
+            seconds=seconds))
     print(write_table(rows, paired, choices, threshold, args, seconds))
     print(f'wrote {args.out_dir}/{{table.md,predictions.png,results.json}}')
 

@@ -18,6 +18,12 @@ def read_json(path: str):
         return json.load(f)
 
 
+def write_json(path: str, document) -> None:
+    """Write ``document`` to ``path`` as JSON (the file closed after writing)."""
+    with open(path, 'w') as f:
+        json.dump(document, f)
+
+
 def apply_quick(parser: argparse.ArgumentParser, args: argparse.Namespace, quick: Dict) -> None:
     """With ``args.quick``, set every option of ``quick`` the user left at its default."""
     if args.quick:
@@ -69,8 +75,7 @@ def cached_result(work_dir: str, make: Callable[[], dict]) -> dict:
     if osp.exists(done):
         return read_json(done)
     result = make()
-    with open(done, 'w') as f:
-        json.dump(result, f)
+    write_json(done, result)
     return result
 
 

@@ -46,7 +46,6 @@ Output (a new folder; --resume DIR finishes the runs an interrupted one had not)
 table.md, curves.png (training loss, isometry_reg per iteration, tuning-split box mAP per lr).
 """
 import argparse
-import json
 import math
 import os
 import os.path as osp
@@ -133,15 +132,12 @@ def backbone_orthogonality_error(arm, work_dir):
         return float('nan')
     import glob
 
-    from mmdet.registry import MODELS
-
-    import isonet_det  # noqa: F401 (registers the backbones)
     from isonet_det.analysis.layer_report import orthogonality_error
     from isonet_det.engine.checkpoint_reader import read_checkpoint
     from isonet_det.ops import regularized_convs
     (path, ) = glob.glob(osp.join(work_dir, 'epoch_*.pth'))
     state = read_checkpoint(path, map_location='cpu')['state_dict']
-    backbone = MODELS.build(dict(ARMS[arm][0]))
+    backbone = build_backbone(arm)
     backbone.load_state_dict(
         {k[len('backbone.'):]: v
          for k, v in state.items() if k.startswith('backbone.')})
@@ -195,8 +191,7 @@ def mults_of(arm, args):
 
 
 def record(choice, args):
-    with open(osp.join(args.out_dir, 'tune', f'{choice["arm"]}.json'), 'w') as f:
-        json.dump(choice, f)
+    reporting.write_json(osp.join(args.out_dir, 'tune', f'{choice["arm"]}.json'), choice)
     return choice
 
 
@@ -270,8 +265,7 @@ def choices_for(arms, args):
             if not osp.isfile(chosen):
                 raise FileNotFoundError(f'--tuned-from {args.tuned_from}: no settings chosen for '
                                         f'{arm} ({chosen} is missing)')
-            with open(path, 'w') as f:
-                json.dump(dict(reporting.read_json(chosen), tuned_in=args.tuned_from), f)
+            reporting.write_json(path, dict(reporting.read_json(chosen), tuned_in=args.tuned_from))
         if osp.exists(path):
             choices[arm] = reporting.read_json(path)
     choices.update(tune([a for a in arms if a not in choices and a not in DERIVED], args))
@@ -299,7 +293,9 @@ def run_arm(arm, seed, choice, args):
     return result
 
 
-def backbone_params(arm):
+def build_backbone(arm):
+    """``arm``'s backbone, built as the detector's config builds it (mmdet's registry, the plugin
+    and, for TIMMBackbone, MMPretrain's models registered)."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     register_all_modules()
@@ -307,7 +303,11 @@ def backbone_params(arm):
     backbone = ARMS[arm][0]
     if backbone['type'].startswith('mmpretrain.'):
         __import__('mmpretrain.models')
-    return sum(p.numel() for p in MODELS.build(dict(backbone)).parameters())
+    return MODELS.build(dict(backbone))
+
+
+def backbone_params(arm):
+    return sum(p.numel() for p in build_backbone(arm).parameters())
 
 
 def summarise(runs, choices, args):
@@ -520,8 +520,9 @@ def parse_args(argv=None):
     args.data = osp.abspath(args.data)
     args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'compare_detectors', root=ROOT))
     os.makedirs(args.out_dir, exist_ok=True)
-    with open(osp.join(args.out_dir, 'args.json'), 'w') as f:
-        json.dump({k: v for k, v in vars(args).items() if k != 'resume'}, f)
+    reporting.write_json(
+        osp.join(args.out_dir, 'args.json'), {k: v
+                                              for k, v in vars(args).items() if k != 'resume'})
     return args
 
 
@@ -555,16 +556,16 @@ def main(argv=None):
     rows = summarise(runs, choices, args)
     factorial = factorial_rows(choices, args)
     seconds = time.perf_counter() - start
-    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(
-            dict(
-                args=vars(args),
-                choices=choices,
-                rows=rows,
-                factorial=factorial,
-                runs=runs,
-                seconds=seconds,
-                load_average=os.getloadavg()), f)
+    reporting.write_json(
+        osp.join(args.out_dir, 'results.json'),
+        dict(
+            args=vars(args),
+            choices=choices,
+            rows=rows,
+            factorial=factorial,
+            runs=runs,
+            seconds=seconds,
+            load_average=os.getloadavg()))
     plot(runs, choices, args)
     print(write_table(rows, factorial, choices, args, seconds))
     print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png}}')

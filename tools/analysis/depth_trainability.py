@@ -51,7 +51,6 @@ Writes into a new folder (never overwrites): results.json (every setting, curve 
 table.md, curves.png, phase_map.png, jacobian_spectra.png.
 """
 import argparse
-import json
 import math
 import os
 import os.path as osp
@@ -486,16 +485,16 @@ def main(argv=None):
     spectra = jacobian_spectra(args) if args.jacobian_depth > 0 else {}
     os.makedirs(args.out_dir, exist_ok=True)
     seconds = time.perf_counter() - start
-    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(
-            dict(
-                vars(args),
-                linear_probe=probe,
-                results=results,
-                phase_map=cells,
-                phase_map_linear_probe=map_probe,
-                jacobian=spectra,
-                seconds=seconds), f)
+    reporting.write_json(
+        osp.join(args.out_dir, 'results.json'),
+        dict(
+            vars(args),
+            linear_probe=probe,
+            results=results,
+            phase_map=cells,
+            phase_map_linear_probe=map_probe,
+            jacobian=spectra,
+            seconds=seconds))
     plot(results, cells, spectra, args)
     print(write_table(results, probe, cells, map_probe, spectra, args, seconds))
     print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png,phase_map.png,'
