@@ -52,7 +52,8 @@ if __name__ == '__main__':
                      'MMDetection'),
         long_description=readme(),
         long_description_content_type='text/markdown',
-        packages=find_packages(include=['isonet_det', 'isonet_det.*']),
+        # isonet_theory: the numpy-only maths, importable without loading the plugin
+        packages=find_packages(include=['isonet_det', 'isonet_det.*', 'isonet_theory']),
         include_package_data=True,  # isonet_det/.mim (MANIFEST.in)
         python_requires='>=3.8',
         # Ranges, not pins: installing into an MMDetection 3.x environment changes none of its

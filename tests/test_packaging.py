@@ -44,7 +44,7 @@ def test_wheel_and_sdist_carry_configs_and_tools(dist):
     for path in (mim + 'configs/demo/mask-rcnn_risonet18_fpn_shapes.py',
                  mim + 'configs/risonet/mask-rcnn_risonet50-scratch_fpn_gn-all_6x_coco.py',
                  mim + 'tools/train.py', mim + 'tools/test.py', mim + 'model-index.yml',
-                 'isonet_det/engine/checkpoint_reader.py'):
+                 'isonet_det/engine/checkpoint_reader.py', 'isonet_theory/mean_field.py'):
         assert path in names, path
     assert not any(n.startswith(('tests/', 'configs/')) for n in names)
     members = tarfile.open(sdist).getnames()

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${ISONET_VENV:-.venv}/bin/python"
-TARGETS=(isonet_det tools tests setup.py)
+TARGETS=(isonet_det isonet_theory tools tests setup.py)
 if [ "${1:-}" = --fix ]; then
   "$PY" -m isort "${TARGETS[@]}"
   "$PY" -m yapf -i -r "${TARGETS[@]}"

@@ -1,6 +1,8 @@
+"""The science that needs torch or the plugin's modules: Jacobian spectra, per-layer reports,
+``PlainCNN``; the numpy-only mean-field maths is :mod:`isonet_theory`, re-exported here."""
+from isonet_theory import chi_1, critical_sigma_w, depth_scales, fixed_point_q, variance_map
 from .jacobian import jacobian_singular_values
 from .layer_report import activation_stats, conv_layer_stats, orthogonality_error
-from .mean_field import chi_1, critical_sigma_w, depth_scales, fixed_point_q, variance_map
 from .plain_cnn import SCHEMES, PlainCNN
 
 __all__ = [

@@ -61,11 +61,11 @@ import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.analysis import PlainCNN, jacobian_singular_values  # noqa: E402
-from isonet_det.analysis import mean_field as mf  # noqa: E402
 from isonet_det.analysis.plain_cnn import PADDING_MODES  # noqa: E402
 from isonet_det.experiments import reporting  # noqa: E402
 from isonet_det.experiments import trainability as tr  # noqa: E402
 from isonet_det.ops import isometry_penalty, orthonormality_penalty  # noqa: E402
+from isonet_theory import mean_field as mf  # noqa: E402
 
 # name -> PlainCNN scheme, sigma_w^2 ('critical', 'ordered', 'chaotic'; None: not a mean-field
 # arm), regulariser, padding (None: --padding; the controls fix zero padding)

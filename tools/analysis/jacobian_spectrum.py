@@ -26,9 +26,9 @@ import torch
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from isonet_det.analysis import SCHEMES, PlainCNN, jacobian_singular_values  # noqa: E402
-from isonet_det.analysis.mean_field import critical_sigma_w  # noqa: E402
 from isonet_det.analysis.plain_cnn import MEAN_FIELD_SCHEMES, PADDING_MODES  # noqa: E402
 from isonet_det.utils import check_new_folder  # noqa: E402
+from isonet_theory.mean_field import critical_sigma_w  # noqa: E402
 
 LABELS = {
     'kaiming_relu': 'Kaiming + ReLU',

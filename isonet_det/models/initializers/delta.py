@@ -141,7 +141,7 @@ class DeltaInit(_ConvInit):
 class _MeanFieldInit(_ConvInit):
     """Weights of scale ``gain`` (sigma_w) and, with ``bias_std`` (sigma_b) > 0, biases drawn
     from ``N(0, bias_std^2)`` instead of the constant ``bias``: a point ``(sigma_w^2, sigma_b^2)``
-    of the mean-field phase diagram (``isonet_det.analysis.mean_field``)."""
+    of the mean-field phase diagram (``isonet_theory.mean_field``)."""
 
     def __init__(self, gain: float = 1.0, bias_std: float = 0.0, **kwargs):
         super().__init__(**kwargs)

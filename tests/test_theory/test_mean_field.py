@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from isonet_det.analysis.mean_field import (chi_1, correlation_map, critical_sigma_w, depth_scales,
-                                            fixed_point_c, fixed_point_q, variance_map)
+from isonet_theory.mean_field import (chi_1, correlation_map, critical_sigma_w, depth_scales,
+                                      fixed_point_c, fixed_point_q, variance_map)
 
 
 def test_tanh_critical_point_of_xiao_et_al():
