@@ -74,12 +74,7 @@ def parse_args(argv=None):
     parser.add_argument('--epochs', type=int, default=30)
     parser.add_argument('--num-train', type=int, default=None, help='first N training images')
     parser.add_argument('--data', default=osp.join(ROOT, 'data', 'demo_classes'))
-    parser.add_argument('--quick', action='store_true', help=f'under a minute: {QUICK}')
-    parser.add_argument(
-        '--out-dir',
-        type=reporting.new_folder_arg,
-        default=None,
-        help='default: work_dirs/cls_demo/<date_time>')
+    reporting.add_run_arguments(parser, 'cls_demo', QUICK, 'under a minute')
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error(f'--epochs must be at least 1, got {args.epochs}')

@@ -240,12 +240,7 @@ def parse_args(argv=None):
         default=min(2, launch.threads_per_job(1)),
         help='runs at once, the cores shared among them (default: 2 where there are 2)')
     parser.add_argument('--data', default=osp.join(ROOT, 'data', 'seg_demo_scans'))
-    parser.add_argument('--quick', action='store_true', help=f'a minute or two: {QUICK}')
-    parser.add_argument(
-        '--out-dir',
-        type=reporting.new_folder_arg,
-        default=None,
-        help='default: work_dirs/seg_demo/<date_time>')
+    reporting.add_run_arguments(parser, 'seg_demo', QUICK, 'a minute or two')
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.jobs < 1:
         parser.error(f'--epochs and --jobs must be at least 1, got {args.epochs}, {args.jobs}')

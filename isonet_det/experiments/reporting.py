@@ -1,7 +1,7 @@
 """What the experiment tools (``tools/analysis/depth_trainability.py``, ``isonet_ablation.py``,
-``compare_detectors.py``, ``tools/seg_demo.py``) share: ``--quick`` presets, a new output folder
-per run, a run's ``result.json`` that a resumed run keeps, mean ± sd over seeds and the
-``table.md`` they write."""
+``compare_detectors.py``, ``tools/seg_demo.py``, ``tools/cls_demo.py``) share: the ``--quick``
+and ``--out-dir`` options, ``--quick`` presets, a new output folder per run, a run's
+``result.json`` that a resumed run keeps, mean ± sd over seeds and the ``table.md`` they write."""
 import argparse
 import json
 import math
@@ -39,6 +39,22 @@ def new_folder_arg(path: str) -> str:
         return check_new_folder(path)
     except FileExistsError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_run_arguments(parser: argparse.ArgumentParser,
+                      tool: str,
+                      quick: Dict,
+                      duration: str,
+                      out_dir_help: str = '') -> None:
+    """Every experiment tool's ``--quick`` (the preset ``quick``, said to take ``duration``;
+    applied by :func:`apply_quick`) and ``--out-dir`` (a new folder, checked by
+    :func:`new_folder_arg`; default ``work_dirs/<tool>/<date_time>``, see :func:`new_run_dir`)."""
+    parser.add_argument('--quick', action='store_true', help=f'{duration}: {quick}')
+    parser.add_argument(
+        '--out-dir',
+        type=new_folder_arg,
+        default=None,
+        help=f'default: work_dirs/{tool}/<date_time>{out_dir_help}')
 
 
 def new_run_dir(out_dir: Optional[str], tool: str, root: str = '') -> str:

@@ -495,12 +495,8 @@ def parse_args(argv=None):
         help='the generated data: the demo\'s shapes, or the hard variant (textured backgrounds, '
         'clutter, occlusion, object scales from 6%% to 60%% of the image: at this budget every '
         'arm stays near 0 box mAP on it, see docs/experiments/compare_detectors.md)')
-    parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
-    parser.add_argument(
-        '--out-dir',
-        type=reporting.new_folder_arg,
-        default=None,
-        help='default: work_dirs/compare_detectors/<date_time>; a run folder to finish: --resume')
+    reporting.add_run_arguments(parser, 'compare_detectors', QUICK, 'a few minutes',
+                                '; a run folder to finish: --resume')
     parser.add_argument('--resume', default=None, help='a run folder to finish')
     args = parser.parse_args(argv)
     if args.resume:

@@ -385,7 +385,6 @@ QUICK = dict(
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true', help=f'a few minutes: {QUICK}')
     parser.add_argument('--task', choices=list(tr.TASKS), default='pairs')
     parser.add_argument(
         '--head',
@@ -442,11 +441,7 @@ def parse_args(argv=None):
     parser.add_argument('--jacobian-depth', type=int, default=200, help='0: skip')
     parser.add_argument('--jacobian-width', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--out-dir',
-        type=reporting.new_folder_arg,
-        default=None,
-        help='default: work_dirs/depth_trainability/<date_time>')
+    reporting.add_run_arguments(parser, 'depth_trainability', QUICK, 'a few minutes')
     args = parser.parse_args(argv)
     reporting.apply_quick(parser, args, QUICK)
     args.out_dir = reporting.new_run_dir(args.out_dir, 'depth_trainability')

@@ -279,7 +279,6 @@ QUICK = dict(
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--quick', action='store_true', help=f'about a minute: {QUICK}')
     parser.add_argument('--depth', type=int, default=18, choices=[18, 34, 50, 101, 152])
     parser.add_argument('--base-channels', type=int, default=16)
     parser.add_argument('--arms', type=parse_arm, nargs='+', default=DEFAULT_ARMS)
@@ -297,11 +296,7 @@ def parse_args(argv=None):
     parser.add_argument('--num-train', type=int, default=2048)
     parser.add_argument('--num-test', type=int, default=1024)
     parser.add_argument('--data-seed', type=int, default=0)
-    parser.add_argument(
-        '--out-dir',
-        type=reporting.new_folder_arg,
-        default=None,
-        help='default: work_dirs/isonet_ablation/<date_time>')
+    reporting.add_run_arguments(parser, 'isonet_ablation', QUICK, 'about a minute')
     args = parser.parse_args(argv)
     reporting.apply_quick(parser, args, QUICK)
     args.arms = [parse_arm(a) if isinstance(a, str) else a for a in args.arms]
