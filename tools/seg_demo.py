@@ -25,6 +25,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+import textwrap
 import threading
 import time
 from functools import partial
@@ -218,7 +219,7 @@ def draw(images, gts, rows, out_path, count=6):
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(title, fontsize=7)
+                ax.set_ylabel(textwrap.fill(title, 22), fontsize=7)  # long labels wrap
     fig.tight_layout()
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
