@@ -94,7 +94,7 @@ def train(arm, lr, seed, epochs, work_dir, args, split):
         lr=lr,
         seed=seed,
         work_dir=work_dir,
-        s_per_iter=sum(times[1:] or times) / len(times[1:] or times),
+        s_per_iter=launch.steady_s_per_iter(times),
         mIoU=val['mIoU'],
         mDice=val['mDice'],
         loss=[r['loss'] for r in rows if 'loss' in r])
@@ -117,8 +117,7 @@ def tune_run(arm, lr, args):
 
 def score(run):
     """Higher tuning-split mIoU, then lower final training loss; a diverged run lowest."""
-    miou = run['mIoU']
-    return (miou if miou == miou else -1.0, -(run['loss'][-1] if run['loss'] else float('inf')))
+    return tuning.score(run['mIoU'], run['loss'][-1] if run['loss'] else float('inf'))
 
 
 def report_run(arm, seed, lr, args):
@@ -172,12 +171,6 @@ def segmentation_scores(preds, gts, num_classes=2, ignore_index=255):
         mDice=100 * float(np.mean(scores['Dice'])),
         lesion_IoU=float(scores['IoU'][1]),
         lesion_Dice=float(scores['Dice'][1]))
-
-
-def lesion_scores(preds, gts, num_classes=2, ignore_index=255):
-    """The lesion class's IoU and Dice over all pixels (see :func:`segmentation_scores`)."""
-    scores = segmentation_scores(preds, gts, num_classes, ignore_index)
-    return scores['lesion_IoU'], scores['lesion_Dice']
 
 
 def read_scans(images):
@@ -272,9 +265,9 @@ def tune(args):
 
 def summarise(runs, threshold, args):
     """Mean ± sd over seeds of every score, and ISO-UNet - BN UNet paired over seeds."""
+    by_arm = {arm: {r['seed']: r for r in runs if r['arm'] == arm} for arm in ARMS}
     rows = {}
-    for arm in ARMS:
-        mine = {r['seed']: r for r in runs if r['arm'] == arm}
+    for arm, mine in by_arm.items():
         rows[arm] = {
             k: reporting.mean_sd(r[k] for r in mine.values())
             for k in ('mIoU', 'mDice', 'lesion_IoU', 'lesion_Dice')
@@ -283,8 +276,7 @@ def summarise(runs, threshold, args):
             s_per_iter=reporting.mean_sd(r['s_per_iter'] for r in mine.values())[0],
             peak_rss_mib=max(r['peak_rss_mib'] for r in mine.values()),
             params=mine[args.seeds[0]]['params'])
-    iso = {r['seed']: r for r in runs if r['arm'] == 'iso_unet'}
-    bn = {r['seed']: r for r in runs if r['arm'] == 'unet_bn'}
+    iso, bn = by_arm['iso_unet'], by_arm['unet_bn']
     paired = {
         k: tuning.compare_paired({s: r[k]
                                   for s, r in iso.items()}, {s: r[k]

@@ -39,10 +39,10 @@ ARMS = {
         bottle_ratio=1.25), 0.0),
 }
 # the arms without normalisation: their backbone learning-rate multiplier is tuned (1 or 0.2)
-NORMALISATION_FREE = ('risonet', 'risonet_noreg', 'risonet_reg1e-3', 'isonet', 'skipinit',
-                      'nf_resnet')
+NORMALISATION_FREE = tuple(arm for arm, (backbone, _) in ARMS.items() if 'norm_cfg' not in backbone)
 # the arms whose backbone convs the regulariser can act on: their orthogonality error is reported
-ISOMETRIC = ('risonet', 'risonet_noreg', 'risonet_reg1e-3', 'isonet', 'skipinit')
+ISOMETRIC = tuple(arm for arm, (backbone, _) in ARMS.items()
+                  if backbone['type'] in ('ISONet', 'RISONet'))
 REFERENCE_ARM = 'resnet_bn'
 
 

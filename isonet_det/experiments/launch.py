@@ -63,6 +63,13 @@ def train_in_subprocess(config: str,
     return dict(peak_rss_mib=usage.ru_maxrss / 1024, wall_s=time.perf_counter() - start)
 
 
+def steady_s_per_iter(times: Sequence[float]) -> float:
+    """Mean of mmengine's logged per-iteration ``time`` values, leaving out the first log window
+    (start-up) when there is more than one."""
+    steady = list(times[1:]) or list(times)
+    return sum(steady) / len(steady)
+
+
 def run_all(tasks: Sequence[Callable[[], object]], jobs: int) -> List[object]:
     """Call each of ``tasks`` (no arguments), ``jobs`` at a time; their results in order."""
     if jobs <= 1:

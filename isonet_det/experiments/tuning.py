@@ -12,6 +12,14 @@ def best_lr(results: Dict[float, dict], score: Callable[[dict], tuple]) -> float
     return max(sorted(results), key=lambda lr: score(results[lr]))
 
 
+def score(value: float, final_loss: float) -> Tuple[float, float]:
+    """The tuning order of a run (higher is better): its held-out ``value`` (mAP, mIoU), then the
+    lower final training loss; a non-finite value (a diverged run) below every score, a
+    non-finite loss as the worst loss."""
+    return (value if math.isfinite(value) else -1.0,
+            -final_loss if math.isfinite(final_loss) else -math.inf)
+
+
 def tune_lr_grids(keys: Sequence[Hashable],
                   lrs: Union[Sequence[float], Dict[Hashable, Sequence[float]]],
                   train: Callable[[Hashable, float], dict],

@@ -72,3 +72,11 @@ def test_compare_paired_uses_the_common_seeds_only():
     assert result['verdict'] == 'ahead'
     with pytest.raises(ValueError, match='no seed in common'):
         tuning.compare_paired({0: 0.5}, {1: 0.5})
+
+
+def test_tuning_order_puts_diverged_runs_last_and_breaks_ties_by_loss():
+    nan, inf = float('nan'), float('inf')
+    assert tuning.score(0.3, 0.5) > tuning.score(0.2, 0.1)  # the held-out value first
+    assert tuning.score(0.3, 0.4) > tuning.score(0.3, 0.5)  # then the lower loss
+    assert tuning.score(0.0, inf) > tuning.score(nan, 0.1)  # a diverged run below any score
+    assert tuning.score(0.3, nan) == tuning.score(0.3, inf)  # a non-finite loss is the worst

@@ -78,7 +78,12 @@ def test_seg_demo_lesion_scores_are_mmseg_iou_and_dice_over_all_pixels():
     """The lesion class's IoU and Dice: areas summed over every image, as IoUMetric does."""
     import numpy as np
     sys.path.insert(0, osp.join(ROOT, 'tools'))
-    from seg_demo import lesion_scores
+    from seg_demo import segmentation_scores
+
+    def lesion_scores(preds, gts):
+        scores = segmentation_scores(preds, gts)
+        return scores['lesion_IoU'], scores['lesion_Dice']
+
     pred = [np.array([[1, 1], [0, 0]], np.uint8), np.array([[1, 0], [0, 0]], np.uint8)]
     gt = [np.array([[1, 0], [0, 0]], np.uint8), np.array([[1, 1], [1, 0]], np.uint8)]
     # intersection 2, predicted 3, true 4: IoU 2 / 5, Dice 4 / 7

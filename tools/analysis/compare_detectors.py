@@ -150,23 +150,20 @@ def tune_run(arm, mult, lr, args):
     work_dir = osp.join(args.out_dir, 'tune', arm, f'x{mult:g}', f'lr{lr:g}')
 
     def make():
+        nan = float('nan')
         try:
             logs = train(arm, lr, mult, args.tune_seed, work_dir, args, for_tuning=True)
         except launch.Diverged:  # a non-finite loss or regulariser: the worst score
             print(f'{arm} (lr {lr:g}, x{mult:g}) diverged', flush=True)
-            return dict(
-                arm=arm,
-                mult=mult,
-                lr=lr,
-                bbox_mAP=float('nan'),
-                segm_mAP=float('nan'),
-                final_loss=float('inf'),
-                orthogonality_error=float('nan'),
-                diverged=True,
+            logs = dict(
+                bbox_mAP=nan,
+                segm_mAP=nan,
+                orthogonality_error=nan,
                 iters=[],
-                loss=[])
-        loss = logs['loss'][-1] if logs['loss'] else float('nan')
-        return dict(
+                loss=[],
+                diverged=True)
+        loss = logs['loss'][-1] if logs['loss'] else nan
+        run = dict(
             arm=arm,
             mult=mult,
             lr=lr,
@@ -176,14 +173,16 @@ def tune_run(arm, mult, lr, args):
             orthogonality_error=logs['orthogonality_error'],
             iters=logs['iters'],
             loss=logs['loss'])
+        if logs.get('diverged'):
+            run['diverged'] = True
+        return run
 
     return reporting.cached_result(work_dir, make)
 
 
 def score(run):
     """Tuning order: higher box mAP on the tuning split, then lower final training loss."""
-    box = run['bbox_mAP']
-    return (box if math.isfinite(box) else -1.0, -run['final_loss'])
+    return tuning.score(run['bbox_mAP'], run['final_loss'])
 
 
 def mults_of(arm, args):
@@ -282,8 +281,7 @@ def run_arm(arm, seed, choice, args):
 
     def make():
         logs = train(arm, choice['lr'], choice['mult'], seed, work_dir, args, for_tuning=False)
-        steady = logs['time'][1:] or logs['time']
-        return dict(arm=arm, seed=seed, s_per_iter=sum(steady) / len(steady), **logs)
+        return dict(arm=arm, seed=seed, s_per_iter=launch.steady_s_per_iter(logs['time']), **logs)
 
     result = reporting.cached_result(work_dir, make)
     print(
