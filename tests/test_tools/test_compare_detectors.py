@@ -103,6 +103,20 @@ def test_data_without_a_tuning_split_is_refused(tmp_path, monkeypatch):
     assert calls == [((args.data, 400, 200, 128, 0, 'hard'), dict(num_tune=100))]
 
 
+def test_resume_finishes_the_folder_it_is_given(tmp_path, monkeypatch):
+    """A run folder copied elsewhere is finished there, not in the folder its args.json names."""
+    monkeypatch.syspath_prepend(osp.dirname(TOOL))
+    import compare_detectors
+    original, copy = tmp_path / 'original', tmp_path / 'copy'
+    copy.mkdir()
+    (copy / 'args.json').write_text(json.dumps(dict(out_dir=str(original), seeds=[0])))
+    args = compare_detectors.parse_args(['--resume', str(copy)])
+    assert args.out_dir == str(copy) and args.seeds == [0]
+    assert not original.exists()
+    with pytest.raises(SystemExit):  # not a run folder of the tool
+        compare_detectors.parse_args(['--resume', str(original)])
+
+
 @pytest.mark.slow
 @pytest.mark.extras
 def test_comparison_tunes_on_the_tuning_split_reports_paired_and_resumes(tmp_path):

@@ -501,7 +501,10 @@ def parse_args(argv=None):
         saved = osp.join(args.resume, 'args.json')
         if not osp.isfile(saved):
             parser.error(f'{args.resume} is not a run folder of this tool (no args.json)')
-        return argparse.Namespace(**dict(reporting.read_json(saved), resume=args.resume))
+        # the folder named, wherever the run was started: a moved or copied folder is finished
+        # where it is, never in the folder its args.json was first written for
+        return argparse.Namespace(**dict(
+            reporting.read_json(saved), resume=args.resume, out_dir=osp.abspath(args.resume)))
     if args.jobs < 1:
         parser.error(f'--jobs must be at least 1, got {args.jobs}')
     if not 1 <= args.tune_epochs <= args.epochs:
