@@ -74,7 +74,7 @@ if __name__ == '__main__':
             'scipy',
         ],
         extras_require={
-            'tests': ['pytest>=7', 'flake8==5.0.4', 'isort==5.11.5', 'yapf==0.32.0', 'build'],
+            'tests': ['pytest>=7.3', 'flake8==5.0.4', 'isort==5.11.5', 'yapf==0.32.0', 'build'],
             'analysis': ['matplotlib'],
             # ISO-UNet in MMSegmentation (its tokenizer imports ftfy and regex, which it does not
             # declare); classification configs and the NF-ResNet baseline (timm through
