@@ -20,3 +20,20 @@ def pytest_collection_modifyitems(config, items):
 def _deterministic():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_visualizer_outlives_its_test():
+    """mmengine keeps one visualizer per name for the whole process, and the configs name theirs
+    'visualizer': a Runner built in a later test would reuse an earlier test's, whose folder (that
+    test's tmp_path) is gone. Each test's Runners start with none."""
+    yield
+    import sys
+    if 'mmengine.visualization' not in sys.modules:
+        return
+    from mmengine.visualization import Visualizer
+    classes = [Visualizer]
+    while classes:
+        cls = classes.pop()
+        cls._instance_dict.clear()
+        classes.extend(cls.__subclasses__())

@@ -144,6 +144,9 @@ def smoke_config(config: str,
         checkpoint=dict(type='CheckpointHook', interval=-1),
         sampler_seed=dict(type='DistSamplerSeedHook'),
         visualization=dict(type='DetVisualizationHook'))
+    # mmengine keeps one visualizer per name for the whole process: under the configs' fixed
+    # name every later run in this process would write its scalars and config to the first's folder
+    cfg.visualizer['name'] = f'smoke_run:{osp.abspath(work_dir)}'
     cfg.randomness = dict(seed=seed)
     cfg.log_level = 'WARNING'
     cfg.load_from = None

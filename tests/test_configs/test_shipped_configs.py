@@ -140,6 +140,13 @@ def test_config_recipes_survive_a_smoke_run(tmp_path):
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     rows = [line for line in run.stdout.splitlines() if line.rstrip().endswith(' ok')]
     assert len(rows) == len(SMOKE_CONFIGS), run.stdout
+    # the runs share a process, not a folder: each logged its own config and 20 iterations
+    for config in configs:
+        work_dir = str(tmp_path / 'smoke' / osp.splitext(osp.basename(config))[0])
+        [vis_data] = glob.glob(osp.join(work_dir, '*', 'vis_data'))
+        assert Config.fromfile(osp.join(vis_data, 'config.py')).work_dir == work_dir
+        with open(osp.join(vis_data, 'scalars.json')) as f:
+            assert len(f.readlines()) == 20  # logger interval 1
 
 
 @pytest.mark.parametrize(
