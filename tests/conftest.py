@@ -1,4 +1,5 @@
 import importlib.util
+import sys
 
 import pytest
 import torch
@@ -28,7 +29,6 @@ def _no_visualizer_outlives_its_test():
     'visualizer': a Runner built in a later test would reuse an earlier test's, whose folder (that
     test's tmp_path) is gone. Each test's Runners start with none."""
     yield
-    import sys
     if 'mmengine.visualization' not in sys.modules:
         return
     from mmengine.visualization import Visualizer

@@ -65,22 +65,22 @@ $PIP install -q --upgrade pip wheel
 if ! "$VPY" -c "import torch; assert torch.__version__.split('+')[0] == '$TORCH_VERSION'" \
      2>/dev/null; then
   free_gb() { df -Pk "$1" | awk 'NR == 2 { printf "%.1f", $4 / 1048576 }'; }
-  VENV_FREE=$(free_gb "$VENV") TMP_FREE=$(free_gb "${TMPDIR:-/tmp}")
+  TMP=${TMPDIR:-/tmp}
+  VENV_FREE=$(free_gb "$VENV") TMP_FREE=$(free_gb "$TMP")
   if awk -v f="$VENV_FREE" -v n="$ENV_GB" 'BEGIN { exit !(f < n) }'; then
     echo "[setup] ERROR: not enough disk for the $STACK stack: $VENV needs about $ENV_GB GB" \
          "(torch with its CUDA libraries), its disk has $VENV_FREE GB free. Free some space," \
          "or put the environment on another disk with ISONET_VENV=/path" >&2
     exit 1
   fi
-  if [ "$(df -P "$VENV" | awk 'NR == 2 { print $1 }')" = \
-       "$(df -P "${TMPDIR:-/tmp}" | awk 'NR == 2 { print $1 }')" ]; then
-    NEED=$((ENV_GB + DOWNLOAD_GB)) HAVE=$VENV_FREE
+  if [ "$(stat -c %d "$VENV")" = "$(stat -c %d "$TMP")" ]; then  # one filesystem for both
+    NEED=$((ENV_GB + DOWNLOAD_GB)) HAVE=$VENV_FREE WHAT='the environment and its downloads'
   else
-    NEED=$DOWNLOAD_GB HAVE=$TMP_FREE
+    NEED=$DOWNLOAD_GB HAVE=$TMP_FREE WHAT='the downloads'
   fi
   if awk -v f="$HAVE" -v n="$NEED" 'BEGIN { exit !(f < n) }'; then
-    echo "[setup] WARNING: $HAVE GB free where pip downloads and installs; the $STACK stack" \
-         "needs about $NEED GB there while it installs (TMPDIR=/path moves the downloads)" >&2
+    echo "[setup] WARNING: the $STACK stack needs about $NEED GB for $WHAT while it installs;" \
+         "$TMP's disk has $HAVE GB free (TMPDIR=/path moves the downloads)" >&2
   fi
 fi
 
