@@ -55,7 +55,7 @@ def train_in_subprocess(config: str,
                                 stderr=subprocess.STDOUT,
                                 env=env)
         _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    if status != 0:  # a wait status: 0 only for exit code 0 (no signal)
         with open(log_path) as f:
             tail = f.read()[-3000:]
         error = Diverged if 'FloatingPointError' in tail else RuntimeError
