@@ -15,13 +15,19 @@ refused with a message that says to copy the file and load it by path.
 
 Trust is per file and explicit: a file you trust loads with plain
 ``torch.load(weights_only=False)``, which runs whatever it carries. Name it with
-``--trust-checkpoint`` in ``tools/train.py`` / ``tools/test.py`` (it covers the paths the run
-names: ``--resume PATH``, ``load_from``, ``init_cfg`` Pretrained, and the latest checkpoint of the
-run's own work dir), ``ISONET_TRUSTED_CHECKPOINTS=/path/a.pth:/path/b.pth`` (``os.pathsep``
-separated; URLs as written) or :func:`trust_checkpoint`.
+``--trust-checkpoint`` in ``tools/train.py`` / ``tools/test.py`` (it covers the checkpoints the
+run names: ``--resume PATH``, ``load_from``, ``init_cfg`` Pretrained, URLs such as
+``torchvision://resnet50`` included, and the latest checkpoint of the run's own work dir),
+``ISONET_TRUSTED_CHECKPOINTS=/path/a.pth:torchvision://resnet50`` (``os.pathsep`` separated; URLs
+as written, their ``://`` and ports kept) or :func:`trust_checkpoint`.
+
+Nothing an untrusted file carries runs after it loads either: mmengine executes two strings a
+checkpoint carries as Python when it turns them back into a config (``Config.fromstring(text,
+'.py')``), and :data:`CONFIG_TEXT` drops them from every untrusted load.
 """
 import os
 import os.path as osp
+import re
 from typing import Callable, List, Set
 from urllib.parse import urlparse
 
@@ -29,7 +35,7 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from ..utils import iter_dicts
-from .checkpoint_reader import CheckpointRefused, read_checkpoint
+from .checkpoint_reader import CheckpointRefused, MalformedCheckpoint, read_checkpoint
 from .mmengine_internals import checkpoint_schemes
 
 __all__ = [
@@ -38,6 +44,13 @@ __all__ = [
 ]
 
 _TRUSTED: Set[str] = set()
+# Where mmengine 0.10.4 - 0.10.7 and mmdet 3.3 execute text a checkpoint carries, as
+# Config.fromstring(text, '.py') (a search of both for fromstring / fromfile / eval / exec):
+CONFIG_TEXT = (
+    ('meta', 'config'),  # Runner.resume and FlexibleRunner.resume (the GPU count check)
+    ('message_hub', 'runtime_info', 'cfg'),  # BaseInferencer._init_model (DetInferencer and
+    ('meta', 'cfg'),  # every inferencer given weights and no config), in this order
+)
 
 
 class UntrustedCheckpointError(CheckpointRefused):
@@ -56,17 +69,43 @@ def trust_checkpoint(path: str) -> None:
     _TRUSTED.add(_key(path))
 
 
+def trusted_names(value: str) -> List[str]:
+    """The names in ``ISONET_TRUSTED_CHECKPOINTS``: split on ``os.pathsep``, except the
+    ``:`` of a URL's ``scheme://`` and of its port."""
+    if os.pathsep != ':':
+        return [p for p in value.split(os.pathsep) if p]
+    url = r'[A-Za-z][A-Za-z0-9+.-]*://[^:/]*(?::[0-9]+)?[^:]*'
+    return [m.group(0) for m in re.finditer(rf'{url}|[^:]+', value)]
+
+
 def is_trusted(path: str) -> bool:
-    env = os.environ.get('ISONET_TRUSTED_CHECKPOINTS', '')
-    return _key(path) in _TRUSTED | {_key(p) for p in env.split(os.pathsep) if p}
+    env = trusted_names(os.environ.get('ISONET_TRUSTED_CHECKPOINTS', ''))
+    return _key(path) in _TRUSTED | {_key(p) for p in env}
 
 
-def _refusal(filename: str, reason: str, alias: str = None) -> UntrustedCheckpointError:
+def _refusal(filename: str, error: CheckpointRefused, alias: str = None):
     name = f'{alias} ({filename})' if alias else filename
-    return UntrustedCheckpointError(
-        f'{name}: refusing to load ({reason}). If you trust this file, pass --trust-checkpoint '
-        'to tools/train.py / tools/test.py, or set '
-        f'ISONET_TRUSTED_CHECKPOINTS={alias or osp.realpath(filename)}')
+    if isinstance(error, MalformedCheckpoint):
+        advice = ('torch.save never writes such a file, and other readers may see other content '
+                  'in it: do not trust it; get the file again from its source')
+    else:
+        advice = ('If you trust this file, pass --trust-checkpoint to tools/train.py / '
+                  'tools/test.py, or set '
+                  f'ISONET_TRUSTED_CHECKPOINTS={alias or osp.realpath(filename)}')
+    return UntrustedCheckpointError(f'{name}: refusing to load ({error}). {advice}')
+
+
+def drop_config_text(checkpoint):
+    """``checkpoint`` without the strings of :data:`CONFIG_TEXT` (mmengine would execute them).
+    A run that resumes then skips only mmengine's GPU-count check; an inferencer needs its
+    config given (``DetInferencer(model=CONFIG, weights=...)``)."""
+    for path in CONFIG_TEXT:
+        node = checkpoint
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return checkpoint
 
 
 def load_checkpoint_file(filename: str, map_location=None, *, trusted_as: tuple = ()):
@@ -84,9 +123,10 @@ def load_checkpoint_file(filename: str, map_location=None, *, trusted_as: tuple 
     if any(is_trusted(name) for name in (filename, ) + tuple(trusted_as)):
         return torch.load(filename, map_location=map_location, weights_only=False)
     try:
-        return read_checkpoint(filename, map_location)
+        checkpoint = read_checkpoint(filename, map_location)
     except CheckpointRefused as e:
-        raise _refusal(filename, str(e), trusted_as[-1] if trusted_as else None) from e
+        raise _refusal(filename, e, trusted_as[-1] if trusted_as else None) from e
+    return drop_config_text(checkpoint)
 
 
 def load_checkpoint_url(url: str,
@@ -188,9 +228,10 @@ def install_safe_checkpoint_loader() -> None:
 
 
 def checkpoints_of_config(cfg) -> List[str]:
-    """The local checkpoints a run of ``cfg`` names: ``load_from``, every ``init_cfg=dict(type=
-    'Pretrained', checkpoint=...)`` in ``cfg.model``, and with ``resume=True`` and no
-    ``load_from`` the latest checkpoint of ``work_dir``. What ``--trust-checkpoint`` trusts.
+    """The checkpoints a run of ``cfg`` names: ``load_from``, every ``init_cfg=dict(type=
+    'Pretrained', checkpoint=...)`` in ``cfg.model`` (paths and URLs as written), and with
+    ``resume=True`` and no ``load_from`` the latest checkpoint of ``work_dir``. What
+    ``--trust-checkpoint`` trusts.
 
     Raises:
         ValueError: the work dir's ``last_checkpoint`` names a file outside the work dir (trust
@@ -215,4 +256,4 @@ def checkpoints_of_config(cfg) -> List[str]:
         node['checkpoint'] for node in iter_dicts(cfg.get('model', {}))
         if node.get('type') == 'Pretrained' and isinstance(node.get('checkpoint'), str)
     ]
-    return [p for p in paths if '://' not in p]
+    return paths

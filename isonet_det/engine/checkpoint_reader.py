@@ -5,11 +5,39 @@ neither ``torch.load`` nor torch's weights-only unpickler (``safe_globals`` need
 and changes a process-wide allow-list), so a file reaches only what is listed here, loading sets
 nothing outside the objects it returns, and threads can load at once.
 
+What it guarantees, for any file:
+
+- Nothing the file names is called: each allowed global (table below) resolves to a handler of
+  this module that checks its arguments and builds the object itself. BUILD applies only to an
+  object the load made for it, once. Only the opcodes in :data:`_OPCODES` are read.
+- The result holds only plain data: None, bool, int, float, complex, str, bytes, bytearray,
+  list, tuple, dict, set, ``OrderedDict``, ``Counter``, tensors and ``nn.Parameter`` on
+  storages of the file, ``torch.Size`` / ``torch.dtype`` / ``torch.device``, numeric numpy arrays,
+  scalars and dtypes, mmengine's ``HistoryBuffer``, ``argparse.Namespace`` (made without calling
+  the class) and mmengine's ``OneCycleParamScheduler`` annealing functions. Nesting is at most
+  :data:`MAX_DEPTH` deep, so code that recurses over the result (``copy.deepcopy``, ``repr``,
+  ``pickle.dumps``) does not overflow Python's stack.
+- Bounded work: tensor storages must lie in the file at their declared size (zip records
+  stored, apart from one another and from the central directory; legacy records in full), so
+  they cost at most the file's size in memory and one read each. Everything else (each opcode,
+  memo entry, string, container item, numpy array) is charged to a budget, ``max_pickle_bytes``
+  (default 64 MiB, ``ISONET_CHECKPOINT_PICKLE_BUDGET_MB``): a load runs at most
+  ``max_pickle_bytes / 8`` opcodes, each of bounded cost (integers are at most 128 bits, dict
+  keys and set members of a kind whose hash a file cannot make collide, no error text is built
+  before a check fails), and is refused once the budget is spent.
+- Every refusal is a :class:`CheckpointRefused` that says what was refused; a file that is not
+  what ``torch.save`` writes (a damaged or crafted archive) is a :class:`MalformedCheckpoint`.
+
+What it does not guarantee: that the values are sensible for the program that reads them (a
+learning rate, a class name, a path kept in ``meta``), or anything about files loaded with
+``torch.load`` after the user trusted them (see :mod:`isonet_det.engine.checkpoint`, which also
+drops the config text mmengine would execute).
+
 Formats: zip (``torch.save`` since PyTorch 1.6) and legacy (PyTorch < 1.6, the reference ImageNet
 checkpoints, ``_use_new_zipfile_serialization=False``). TorchScript archives and the old tar
 format are refused by name, any other file as "not a torch checkpoint".
 
-What a file may name (:data:`ALLOWED_GLOBALS`), each needed by a real checkpoint:
+What a file may name (:data:`ALLOWED_GLOBALS`):
 
 =========================================  ===================================================
 global                                     who writes it; what is accepted
@@ -17,15 +45,22 @@ global                                     who writes it; what is accepted
 ``collections.OrderedDict``                state dicts: made empty, its only state the
                                            ``_metadata`` dict of ``nn.Module.state_dict()``
 ``collections.Counter``                    mmengine's ``MultiStepLR`` milestones: a dict of ints
-``torch._utils._rebuild_tensor_v2``        every tensor: a storage of this file, offset, sizes
-                                           and strides inside it, no hooks
+``torch._utils._rebuild_tensor_v2`` /      every tensor: a storage of this file, offset, sizes
+``_rebuild_tensor_v3``                     and strides inside it, no hooks (v3: float8, uint16..)
 ``torch._utils._rebuild_parameter``        an ``nn.Parameter`` saved as such, no hooks
-``torch.<T>Storage``                       storage types, inside persistent ids only
+``torch.<T>Storage``, ``UntypedStorage``   storage types, inside persistent ids only
+``torch.<dtype>``, ``torch.Size``,         as torch's weights-only loader; a device from its
+``torch.device``                           type name and index
+``builtins.set`` / ``complex`` /           from a list, two numbers, bytes, nothing (``bytes()``
+``bytearray`` / ``bytes``                  is how protocol 2 writes ``b''``)
+``argparse.Namespace``                     timm's ``args``: an instance made without calling the
+                                           class, its state a dict of identifiers
 ``mmengine...HistoryBuffer``               the message hub's logs: built from a checked state,
                                            not through its ``__setstate__`` (which writes the
                                            class-level statistics table)
-``builtins.getattr``                       ``getattr(HistoryBuffer, m)`` for its four
-                                           statistics methods only (how it pickles them)
+``builtins.getattr``                       ``getattr(HistoryBuffer, m)`` for its four statistics
+                                           methods, ``getattr(OneCycleParamScheduler, f)`` for
+                                           its two annealing functions (how pickle writes them)
 ``numpy.dtype``                            plain numeric dtypes (bool, int, float, complex) with
                                            exactly the state numpy writes for them
 ``numpy.(_)core.multiarray._reconstruct``  numeric arrays whose bytes are all in the file
@@ -33,25 +68,18 @@ and ``numpy.ndarray``
 ``numpy.(_)core.multiarray.scalar``        numeric scalars
 ``_codecs.encode``                         ``encode(str, 'latin1')``: bytes in pickle protocol 2
 =========================================  ===================================================
-
-No object is made by calling what the file names: each global resolves to a handler of ours
-that checks its arguments and builds the object itself; BUILD applies only to an object the load
-made for it, once; only the opcodes in :data:`_OPCODES` are read.
-
-Memory: every tensor storage must be in the file at its declared size (zip records stored
-uncompressed; legacy records read in full), and everything else a load builds (strings,
-containers, numpy arrays, the objects each opcode makes) is charged to a budget,
-``max_pickle_bytes`` (default 64 MiB, ``ISONET_CHECKPOINT_PICKLE_BUDGET_MB``): past it the load is
-refused.
 """
+import argparse
 import codecs
 import collections
 import io
+import itertools
 import math
 import os
 import pickle
 import struct
 import tarfile
+import warnings
 import zipfile
 from typing import Callable, Dict, Optional, Tuple
 
@@ -59,16 +87,29 @@ import _compat_pickle
 import numpy as np
 import torch
 
-__all__ = ['CheckpointRefused', 'read_checkpoint', 'ALLOWED_GLOBALS', 'pickle_budget']
+__all__ = [
+    'CheckpointRefused', 'MalformedCheckpoint', 'read_checkpoint', 'ALLOWED_GLOBALS',
+    'pickle_budget', 'MAX_DEPTH'
+]
 
 _MIB = 2**20
 _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 _LEGACY_PROTOCOL = 1001
 _STATISTICS_METHODS = ('min', 'max', 'current', 'mean')
+_ANNEALING_FUNCTIONS = ('_annealing_cos', '_annealing_linear')
 _NUMERIC_KINDS = 'biufc'  # bool, signed, unsigned, float, complex
 _MAX_DIMS = 64
+_MAX_INT_BYTES = 16  # LONG1 / LONG4: at most 128-bit integers
+_MAX_INDEX = 2**63 - 1  # offsets, sizes, strides, element counts
+MAX_DEPTH = 100  # containers inside containers
+# Dict keys and set members: kinds whose hash a file cannot make collide (str and bytes hashes
+# are salted per process; ints below 2**61 - 1 and floats hash to distinct values or to a few).
+_MAX_KEY_LEN = 1024
+_MAX_KEY_INT = 2**61 - 2
+_MAX_KEY_TUPLE = 8
 # What one object an opcode makes is charged (a generous bound for 64-bit CPython's small
-# containers, ints and floats, and the reference that holds it).
+# containers, ints and floats, and the reference that holds it); every opcode costs at least
+# _REFERENCE_COST, so a load runs at most budget / _REFERENCE_COST opcodes.
 _OBJECT_COST = 128
 _REFERENCE_COST = 8
 
@@ -86,10 +127,32 @@ _STORAGE_DTYPES = {
     'ComplexDoubleStorage': torch.complex128,
     'ComplexFloatStorage': torch.complex64,
 }
+_TENSOR_DTYPE_NAMES = (
+    'bool uint8 uint16 uint32 uint64 int8 int16 int32 int64 float16 bfloat16 float32 float64 '
+    'complex32 complex64 complex128 float8_e4m3fn float8_e4m3fnuz float8_e5m2 float8_e5m2fnuz '
+    'float8_e8m0fnu').split()
+
+
+def _element_sizes() -> Dict[torch.dtype, int]:
+    """dtype -> bytes per element, for the dtypes a tensor of a file may have."""
+    with warnings.catch_warnings():  # complex32: "experimental"
+        warnings.simplefilter('ignore')
+        return {
+            getattr(torch, name): torch.empty((0, ), dtype=getattr(torch, name)).element_size()
+            for name in _TENSOR_DTYPE_NAMES if isinstance(getattr(torch, name, None), torch.dtype)
+        }
+
+
+_ELEMENT_SIZES = _element_sizes()
 
 
 class CheckpointRefused(pickle.UnpicklingError):
     """The file asks for something this reader does not build; the message says what."""
+
+
+class MalformedCheckpoint(CheckpointRefused):
+    """The file is not what ``torch.save`` writes (a damaged or crafted archive): other readers
+    may see other content in it, so trusting it is no remedy."""
 
 
 def pickle_budget() -> int:
@@ -97,33 +160,66 @@ def pickle_budget() -> int:
     return int(float(os.environ.get('ISONET_CHECKPOINT_PICKLE_BUDGET_MB', 64)) * _MIB)
 
 
-def _check(condition: bool, what: str):
+def _describe(value, depth: int = 0) -> str:
+    """A short description of a loaded value, in time bounded whatever the value."""
+    kind = type(value)
+    if value is None or kind in (bool, float, complex):
+        return repr(value)
+    if kind is int:
+        return repr(value) if value.bit_length() <= 128 else f'a {value.bit_length()}-bit int'
+    if kind in (str, bytes):
+        return repr(value[:60]) + ('...' if len(value) > 60 else '')
+    if kind in (tuple, list) and depth < 2:
+        items = [_describe(v, depth + 1) for v in value[:4]] + (['...'] if len(value) > 4 else [])
+        return ('({})' if kind is tuple else '[{}]').format(', '.join(items))
+    if isinstance(value, _Handler):
+        return value.name
+    if isinstance(value, (dict, list, tuple, set)):
+        return f'a {kind.__name__} of {len(value)} items'
+    return f'a {kind.__name__}'
+
+
+def _check(condition, message: str, *values):
+    """Refuse with ``message.format(*descriptions of values)`` unless ``condition``: the text is
+    built only for a refusal."""
     if not condition:
-        raise CheckpointRefused(what)
+        raise CheckpointRefused(message.format(*map(_describe, values)))
 
 
-def _describe(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + '...'
+def _malformed(condition, message: str, *values):
+    if not condition:
+        raise MalformedCheckpoint(message.format(*map(_describe, values)))
 
 
 def _is_int(x) -> bool:
     return type(x) is int
 
 
-def _int_tuple(x, what: str) -> tuple:
+def _index_tuple(x, what: str) -> tuple:
     _check(
         type(x) in (tuple, torch.Size) and len(x) <= _MAX_DIMS
-        and all(_is_int(v) and v >= 0 for v in x), f'{what} must be a tuple of non-negative ints')
+        and all(_is_int(v) and 0 <= v <= _MAX_INDEX for v in x),
+        '{} must be a tuple of at most {} ints in [0, 2**63)', what, _MAX_DIMS)
     return tuple(x)
-
-
-def _element_size(dtype: torch.dtype) -> int:
-    return torch.empty((), dtype=dtype).element_size()
 
 
 def _no_hooks(hooks) -> bool:
     return type(hooks) in (collections.OrderedDict, dict) and not hooks
+
+
+def _hash_safe(key) -> bool:
+    """Whether ``key`` may be a dict key or a set member (module constants)."""
+    kind = type(key)
+    if kind is str or kind is bytes:
+        return len(key) <= _MAX_KEY_LEN
+    if kind is int:
+        return -_MAX_KEY_INT <= key <= _MAX_KEY_INT
+    if kind is float:
+        return key == key  # NaN keys all hash to 0 before Python 3.10
+    if key is None or kind is bool or kind is torch.dtype:
+        return True
+    return kind is tuple and len(key) <= _MAX_KEY_TUPLE and all(
+        type(v) in (str, bytes, bool) and len(str(v)) <= _MAX_KEY_LEN or v is None for v in key)
 
 
 class _Budget:
@@ -145,20 +241,35 @@ class _Budget:
 
 class _Handler:
     """A global the file may name: ``call`` serves REDUCE, ``new`` NEWOBJ, ``build`` the BUILD
-    of an object this handler made."""
+    of an object this handler made, ``attribute`` the ``getattr(global, name)`` pickle writes
+    for a class attribute."""
     name = ''
 
-    def call(self, load: '_RestrictedUnpickler', args: tuple):
+    def value(self):
+        """What the GLOBAL opcode pushes."""
+        return self
+
+    def call(self, load: '_Unpickler', args: tuple):
         raise CheckpointRefused(f'{self.name} cannot be called')
 
-    def new(self, load: '_RestrictedUnpickler', args: tuple):
+    def new(self, load: '_Unpickler', args: tuple):
         raise CheckpointRefused(f'{self.name} cannot be instantiated')
 
-    def build(self, load: '_RestrictedUnpickler', obj, state):
+    def build(self, load: '_Unpickler', obj, state):
         raise CheckpointRefused(f'{self.name} objects take no state')
 
-    def __repr__(self):
-        return self.name
+    def attribute(self, name: str):
+        raise CheckpointRefused(f'getattr({self.name}, {_describe(name)}) is not loaded')
+
+
+class _Constant(_Handler):
+    """A global that is a value (a torch dtype)."""
+
+    def __init__(self, name: str, constant):
+        self.name, self.constant = name, constant
+
+    def value(self):
+        return self.constant
 
 
 class _OrderedDict(_Handler):
@@ -170,9 +281,9 @@ class _OrderedDict(_Handler):
 
     def build(self, load, obj, state):
         _check(
-            type(state) is dict and set(state) <= {'_metadata'}
-            and all(isinstance(v, dict) for v in state.values()),
-            f'OrderedDict state {_describe(state)}: only a _metadata dict')
+            type(state) is dict and len(state) <= 1 and set(state) <= {'_metadata'}
+            and all(type(v) in (dict, collections.OrderedDict) for v in state.values()),
+            'OrderedDict state {}: only a _metadata dict', state)
         obj.__dict__.update(state)
 
 
@@ -180,67 +291,149 @@ class _Counter(_Handler):
     name = 'collections.Counter'
 
     def call(self, load, args):
-        _check(
-            len(args) == 1 and type(args[0]) is dict
-            and all(_is_int(k) and _is_int(v) for k, v in args[0].items()),
-            f'Counter{_describe(args)}: only from one dict of ints')
+        _check(len(args) == 1 and type(args[0]) is dict, 'Counter{}: only from one dict', args)
+        load.budget.charge(_OBJECT_COST * len(args[0]))
+        _check(all(_is_int(v) for v in args[0].values()), 'Counter values must be ints')
         return collections.Counter(args[0])
+
+
+class _Set(_Handler):
+    name = 'builtins.set'
+
+    def call(self, load, args):
+        _check(len(args) == 1 and type(args[0]) is list, 'set{}: only from one list', args)
+        load.budget.charge(_OBJECT_COST * len(args[0]))
+        for item in args[0]:
+            _check(
+                _hash_safe(item), 'a set member {} of a kind whose hash a file can make '
+                'collide (see the reader docstring)', item)
+        return set(args[0])
+
+
+class _Complex(_Handler):
+    name = 'builtins.complex'
+
+    def call(self, load, args):
+        _check(
+            len(args) == 2 and all(type(v) in (float, int) for v in args),
+            'complex{}: only from two numbers', args)
+        return complex(*args)
+
+
+class _Bytes(_Handler):
+    """``bytearray(b)`` / ``bytearray()``; ``bytes()`` (protocol 2 writes ``b''`` so)."""
+
+    def __init__(self, kind: type):
+        self.kind, self.name = kind, f'builtins.{kind.__name__}'
+
+    def call(self, load, args):
+        if self.kind is bytes:
+            _check(args == (), 'bytes{}: only bytes() (the empty bytes)', args)
+            return b''
+        _check(args == () or len(args) == 1 and type(args[0]) is bytes,
+               'bytearray{}: only from bytes', args)
+        load.budget.charge(_OBJECT_COST + (len(args[0]) if args else 0))
+        return bytearray(*args)
+
+
+class _TorchSize(_Handler):
+    name = 'torch.Size'
+
+    def call(self, load, args):
+        _check(
+            len(args) == 1 and type(args[0]) is tuple and len(args[0]) <= _MAX_DIMS
+            and all(_is_int(v) and abs(v) <= _MAX_INDEX for v in args[0]),
+            'torch.Size{}: only from a tuple of at most {} ints', args, _MAX_DIMS)
+        return torch.Size(args[0])
+
+
+class _TorchDevice(_Handler):
+    name = 'torch.device'
+
+    def call(self, load, args):
+        _check(
+            1 <= len(args) <= 2 and type(args[0]) is str and len(args[0]) <= 32
+            and (len(args) == 1 or _is_int(args[1]) and 0 <= args[1] < 2**16),
+            'torch.device{}: only from a type name and an index', args)
+        try:
+            return torch.device(*args)
+        except (RuntimeError, ValueError):
+            raise CheckpointRefused(f'torch.device{_describe(args)} is not a device') from None
 
 
 class _StorageType(_Handler):
 
     def __init__(self, name: str, dtype: torch.dtype):
-        self.name, self.dtype = f'torch.{name}', dtype
+        self.name, self.dtype = name, dtype
 
 
 class _Storage:
-    """A storage of the file, on its device, with the dtype its tensors read it as; ``untyped``
-    is None while only its size is known (the first pass over a legacy file)."""
-    __slots__ = ('untyped', 'dtype', 'numel')
+    """A storage of the file, on its device, with the dtype its persistent id names."""
+    __slots__ = ('untyped', 'dtype', 'nbytes')
 
-    def __init__(self, untyped: Optional[torch.UntypedStorage], dtype: torch.dtype, numel=None):
-        self.untyped, self.dtype = untyped, dtype
-        self.numel = untyped.nbytes() // _element_size(dtype) if numel is None else numel
+    def __init__(self, untyped: torch.UntypedStorage, dtype: torch.dtype):
+        self.untyped, self.dtype, self.nbytes = untyped, dtype, untyped.nbytes()
+
+
+def _tensor_view(storage: _Storage, dtype: torch.dtype, offset, size, stride,
+                 requires_grad) -> torch.Tensor:
+    """A tensor on ``storage`` as ``Tensor.set_`` makes it, every element inside the storage."""
+    _check(isinstance(storage, _Storage), 'a tensor must use a storage of this file')
+    _check(
+        type(dtype) is torch.dtype and dtype in _ELEMENT_SIZES, 'tensors of dtype {} are not '
+        'loaded', dtype)
+    _check(_is_int(offset) and 0 <= offset <= _MAX_INDEX, 'a storage offset must be an int >= 0')
+    size, stride = _index_tuple(size, 'size'), _index_tuple(stride, 'stride')
+    _check(len(size) == len(stride), 'size and stride differ in length')
+    _check(type(requires_grad) is bool, 'requires_grad must be a bool')
+    _check(not requires_grad or dtype.is_floating_point or dtype.is_complex,
+           'requires_grad on a {} tensor', str(dtype))
+    numel = math.prod(size)
+    _check(numel <= _MAX_INDEX, 'a tensor of size {} has more than 2**63 elements', size)
+    elements = storage.nbytes // _ELEMENT_SIZES[dtype]
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if numel else offset - 1
+    _check(last < elements, 'a tensor of size {} at offset {} reaches past its storage of {} '
+           'elements', size, offset, elements)
+    tensor = torch.empty((0, ), dtype=dtype, device=storage.untyped.device)
+    try:
+        tensor.set_(storage.untyped, offset, size, stride)
+    except RuntimeError as e:
+        raise CheckpointRefused(f'a tensor of size {_describe(size)} and stride '
+                                f'{_describe(stride)}: {str(e)[:200]}') from None
+    return tensor.requires_grad_(True) if requires_grad else tensor
 
 
 class _RebuildTensor(_Handler):
-    name = 'torch._utils._rebuild_tensor_v2'
+    """``_rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata])``;
+    v3 has the tensor's dtype before ``metadata`` (dtypes without a typed storage class)."""
+
+    def __init__(self, version: int):
+        self.name, self.version = f'torch._utils._rebuild_tensor_v{version}', version
 
     def call(self, load, args):
-        _check(6 <= len(args) <= 7, f'{self.name} takes 6 or 7 arguments, not {len(args)}')
+        fixed = 6 if self.version == 2 else 7
+        _check(fixed <= len(args) <= fixed + 1, '{} takes {} or {} arguments, not {}', self, fixed,
+               fixed + 1, len(args))
         storage, offset, size, stride, requires_grad, hooks = args[:6]
-        _check(isinstance(storage, _Storage), 'a tensor must use a storage of this file')
-        _check(_is_int(offset) and offset >= 0, 'a storage offset must be a non-negative int')
-        size, stride = _int_tuple(size, 'size'), _int_tuple(stride, 'stride')
-        _check(len(size) == len(stride), 'size and stride differ in length')
-        _check(type(requires_grad) is bool, 'requires_grad must be a bool')
         _check(_no_hooks(hooks), 'tensors with backward hooks are not loaded')
-        _check(len(args) == 6 or args[6] in (None, {}), 'tensor metadata is not loaded')
-        if all(size):
-            last = offset + sum((n - 1) * s for n, s in zip(size, stride))
-            _check(
-                last < storage.numel, f'a tensor of size {size} at offset {offset} reaches '
-                f'past its storage of {storage.numel} elements')
-        if storage.untyped is None:
-            return torch.empty((0, ), dtype=storage.dtype)
-        tensor = torch.empty((0, ), dtype=storage.dtype, device=storage.untyped.device)
-        tensor.set_(storage.untyped, offset, size, stride)
-        if requires_grad:
-            _check(tensor.is_floating_point() or tensor.is_complex(),
-                   'requires_grad on an integer tensor')
-            tensor.requires_grad_(True)
-        return tensor
+        _check(
+            len(args) == fixed or args[fixed] is None
+            or type(args[fixed]) is dict and not args[fixed], 'tensor metadata is not loaded')
+        _check(isinstance(storage, _Storage), 'a tensor must use a storage of this file')
+        dtype = storage.dtype if self.version == 2 else args[6]
+        return _tensor_view(storage, dtype, offset, size, stride, requires_grad)
 
 
 class _RebuildParameter(_Handler):
     name = 'torch._utils._rebuild_parameter'
 
     def call(self, load, args):
-        _check(len(args) == 3, f'{self.name} takes 3 arguments, not {len(args)}')
-        data, requires_grad, hooks = args
         _check(
-            type(data) is torch.Tensor and type(requires_grad) is bool and _no_hooks(hooks),
-            f'{self.name}: a tensor, a bool and no hooks')
+            len(args) == 3 and type(args[0]) is torch.Tensor and type(args[1]) is bool
+            and _no_hooks(args[2]), '{}: a tensor, a bool and no hooks', self)
+        data, requires_grad = args[:2]
+        _check(not requires_grad or data.is_floating_point() or data.is_complex(),
+               'requires_grad on a {} parameter', str(data.dtype))
         return torch.nn.Parameter(data, requires_grad)
 
 
@@ -261,20 +454,25 @@ class _HistoryBuffer(_Handler):
         _check(args == (), 'HistoryBuffer is made without arguments')
         return load.made(HistoryBuffer.__new__(HistoryBuffer), self)
 
+    def attribute(self, name):
+        _check(name in _STATISTICS_METHODS, 'getattr(HistoryBuffer, {}): only its statistics '
+               'methods {}', name, _STATISTICS_METHODS)
+        return _StatisticsMethod(name)
+
     def build(self, load, obj, state):
         _check(
-            type(state) is dict
+            type(state) is dict and len(state) <= 4
             and set(self._KEYS) <= set(state) <= set(self._KEYS) | {'statistics_methods'},
-            f'HistoryBuffer state {_describe(state)}')
+            'HistoryBuffer state {}', state)
         _check(_is_int(state['max_length']) and state['max_length'] > 0, 'max_length')
         for key in ('_log_history', '_count_history'):
             value = state[key]
             _check(
                 type(value) is np.ndarray and value.ndim == 1 and value.dtype.kind in 'biuf',
-                f'HistoryBuffer {key} must be a 1-d numeric array')
+                'HistoryBuffer {} must be a 1-d numeric array', key)
         methods = state.get('statistics_methods', {})
         _check(
-            type(methods) is dict
+            type(methods) is dict and len(methods) <= len(_STATISTICS_METHODS)
             and all(type(v) is _StatisticsMethod and k == v.name for k, v in methods.items()),
             'HistoryBuffer statistics_methods may only name its own four methods')
         # The instance's attributes only. The class-level table gets its four genuine defaults
@@ -283,21 +481,61 @@ class _HistoryBuffer(_Handler):
         type(obj)._set_default_statistics(obj)
 
 
+class _OneCycleScheduler(_Handler):
+    """The class only as the owner of its two annealing functions (static methods, which
+    protocol 2 pickles as ``getattr(OneCycleParamScheduler, name)``)."""
+    name = 'mmengine.optim.scheduler.param_scheduler.OneCycleParamScheduler'
+
+    def attribute(self, name):
+        from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
+        _check(name in _ANNEALING_FUNCTIONS, 'getattr(OneCycleParamScheduler, {}): only {}', name,
+               _ANNEALING_FUNCTIONS)
+        return getattr(OneCycleParamScheduler, name)
+
+
+class _AnnealingFunction(_Handler):
+    """Protocol 4 names the function itself: ``OneCycleParamScheduler._annealing_cos``."""
+
+    def __init__(self, function: str):
+        self.name, self.function = f'{_OneCycleScheduler.name}.{function}', function
+
+    def value(self):
+        return _OneCycleScheduler().attribute(self.function)
+
+
 class _Getattr(_Handler):
     name = 'builtins.getattr'
 
     def call(self, load, args):
         _check(
-            len(args) == 2 and type(args[0]) is _HistoryBuffer and args[1] in _STATISTICS_METHODS,
-            f'getattr{_describe(args)}: only getattr('
-            f'HistoryBuffer, m) for its statistics methods {_STATISTICS_METHODS}')
-        return _StatisticsMethod(args[1])
+            len(args) == 2 and isinstance(args[0], _Handler) and type(args[1]) is str,
+            'getattr{}: only getattr(HistoryBuffer, m) for its statistics methods and '
+            'getattr(OneCycleParamScheduler, f) for its annealing functions', args)
+        return args[0].attribute(args[1])
+
+
+class _Namespace(_Handler):
+    """``argparse.Namespace`` (timm's ``args``): made with ``object.__new__``, never by calling
+    the class; its state a dict whose keys are identifiers."""
+    name = 'argparse.Namespace'
+
+    def new(self, load, args):
+        _check(args == (), 'Namespace is made without arguments')
+        return load.made(argparse.Namespace.__new__(argparse.Namespace), self)
+
+    def build(self, load, obj, state):
+        _check(type(state) is dict, 'Namespace state must be a dict')
+        load.budget.charge(_OBJECT_COST * len(state))
+        _check(
+            all(type(k) is str and k.isidentifier() and not k.startswith('__') for k in state),
+            'Namespace attribute names must be identifiers without a leading __')
+        obj.__dict__.update(state)
 
 
 def _numeric_dtype(value, what: str) -> np.dtype:
     _check(
         isinstance(value, np.dtype) and value.kind in _NUMERIC_KINDS,
-        f'{what} must be a numeric numpy dtype, not {_describe(value)}')
+        '{} must be a numeric numpy dtype, not {}', what, value)
     return value
 
 
@@ -306,25 +544,25 @@ class _Dtype(_Handler):
 
     def call(self, load, args):
         _check(
-            len(args) == 3 and type(args[0]) is str and len(args[0]) <= 4
-            and args[1:] == (False, True), f'numpy.dtype{_describe(args)}: only plain numeric '
-            'dtypes as numpy pickles them')
+            len(args) == 3 and type(args[0]) is str and len(args[0]) <= 4 and args[1] is False
+            and args[2] is True, 'numpy.dtype{}: only plain numeric dtypes as numpy pickles them',
+            args)
         try:
             dtype = np.dtype(args[0], False, True)  # a copy: BUILD never touches numpy's own
         except TypeError as e:
             raise CheckpointRefused(f'numpy.dtype({args[0]!r}): {e}') from None
         _check(
             dtype.kind in _NUMERIC_KINDS and dtype.fields is None and dtype.subdtype is None,
-            f'numpy.dtype({args[0]!r}) is not a plain numeric dtype (object, string, '
-            'structured and datetime dtypes are refused)')
+            'numpy.dtype({}) is not a plain numeric dtype (object, string, structured and '
+            'datetime dtypes are refused)', args[0])
         return load.made(dtype, self)
 
     def build(self, load, obj, state):
         _check(
-            type(state) is tuple and len(state) == 8 and state[1] in ('<', '>', '|', '='),
-            f'dtype state {_describe(state)} is not what numpy writes')
+            type(state) is tuple and len(state) == 8 and type(state[1]) is str
+            and state[1] in ('<', '>', '|', '='), 'dtype state {} is not what numpy writes', state)
         _check(state == obj.newbyteorder(state[1]).__reduce__()[2],
-               f'dtype state {_describe(state)} is not what numpy writes for {obj}')
+               'dtype state {} is not what numpy writes for {}', state, str(obj))
         obj.__setstate__(state)
 
 
@@ -337,22 +575,22 @@ class _Reconstruct(_Handler):
 
     def call(self, load, args):
         _check(
-            len(args) == 3 and type(args[0]) is _Ndarray and args[1] == (0, ) and args[2] == b'b',
-            f'_reconstruct{_describe(args)}: only numpy arrays')
+            len(args) == 3 and type(args[0]) is _Ndarray and type(args[1]) is tuple
+            and args[1] == (0, ) and args[2] == b'b', '_reconstruct{}: only numpy arrays', args)
         return load.made(np.ndarray((0, ), 'b'), self)
 
     def build(self, load, obj, state):
         _check(
-            type(state) is tuple and len(state) == 5 and state[0] == 1,
-            f'array state {_describe(state)} is not what numpy writes')
+            type(state) is tuple and len(state) == 5 and _is_int(state[0]) and state[0] == 1,
+            'array state {} is not what numpy writes', state)
         _, shape, dtype, fortran, raw = state
-        shape = _int_tuple(shape, 'an array shape')
+        shape = _index_tuple(shape, 'an array shape')
         dtype = _numeric_dtype(dtype, 'an array dtype')
         _check(type(fortran) is bool and type(raw) is bytes, 'array order and bytes')
         nbytes = math.prod(shape) * dtype.itemsize
         _check(
-            len(raw) == nbytes,
-            f'an array of shape {shape} and dtype {dtype} needs {nbytes} bytes, not {len(raw)}')
+            len(raw) == nbytes, 'an array of shape {} and dtype {} needs {} bytes, not {}', shape,
+            str(dtype), nbytes, len(raw))
         load.budget.charge(nbytes)
         obj.__setstate__((1, shape, dtype, fortran, raw))
 
@@ -361,11 +599,11 @@ class _Scalar(_Handler):
     name = 'numpy.core.multiarray.scalar'
 
     def call(self, load, args):
-        _check(len(args) == 2, f'scalar{_describe(args)}')
+        _check(len(args) == 2, 'scalar{}', args)
         dtype = _numeric_dtype(args[0], 'a scalar dtype')
         _check(
-            type(args[1]) is bytes and len(args[1]) == dtype.itemsize,
-            f'a {dtype} scalar needs {dtype.itemsize} bytes')
+            type(args[1]) is bytes and len(args[1]) == dtype.itemsize, 'a {} scalar needs {} bytes',
+            str(dtype), dtype.itemsize)
         return np.frombuffer(args[1], dtype=dtype)[0]
 
 
@@ -374,30 +612,47 @@ class _Encode(_Handler):
 
     def call(self, load, args):
         _check(
-            len(args) == 2 and type(args[0]) is str and args[1] == 'latin1',
-            f"_codecs.encode{_describe(args)}: only encode(str, 'latin1')")
+            len(args) == 2 and type(args[0]) is str and type(args[1]) is str
+            and args[1] == 'latin1', "_codecs.encode{}: only encode(str, 'latin1')", args)
         load.budget.charge(len(args[0]))
         return codecs.encode(args[0], 'latin1')
 
 
 def _make_allowed() -> Dict[Tuple[str, str], _Handler]:
     reconstruct, scalar = _Reconstruct(), _Scalar()
+    scheduler = 'mmengine.optim.scheduler.param_scheduler'
     allowed = {
         ('collections', 'OrderedDict'): _OrderedDict(),
         ('collections', 'Counter'): _Counter(),
-        ('torch._utils', '_rebuild_tensor_v2'): _RebuildTensor(),
-        ('torch._utils', '_rebuild_parameter'): _RebuildParameter(),
-        ('mmengine.logging.history_buffer', 'HistoryBuffer'): _HistoryBuffer(),
+        ('builtins', 'set'): _Set(),
+        ('builtins', 'complex'): _Complex(),
+        ('builtins', 'bytearray'): _Bytes(bytearray),
+        ('builtins', 'bytes'): _Bytes(bytes),
         ('builtins', 'getattr'): _Getattr(),
+        ('argparse', 'Namespace'): _Namespace(),
+        ('torch', 'Size'): _TorchSize(),
+        ('torch', 'device'): _TorchDevice(),
+        ('torch._utils', '_rebuild_tensor_v2'): _RebuildTensor(2),
+        ('torch._utils', '_rebuild_tensor_v3'): _RebuildTensor(3),
+        ('torch._utils', '_rebuild_parameter'): _RebuildParameter(),
+        ('torch', 'UntypedStorage'): _StorageType('torch.UntypedStorage', torch.uint8),
+        ('torch.storage', 'UntypedStorage'): _StorageType('torch.UntypedStorage', torch.uint8),
+        ('mmengine.logging.history_buffer', 'HistoryBuffer'): _HistoryBuffer(),
+        (scheduler, 'OneCycleParamScheduler'): _OneCycleScheduler(),
         ('numpy', 'dtype'): _Dtype(),
         ('numpy', 'ndarray'): _Ndarray(),
         ('_codecs', 'encode'): _Encode(),
     }
+    for function in _ANNEALING_FUNCTIONS:
+        allowed[(scheduler, f'OneCycleParamScheduler.{function}')] = _AnnealingFunction(function)
     for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):  # numpy 1 and 2 names
         allowed[(module, '_reconstruct')] = reconstruct
         allowed[(module, 'scalar')] = scalar
     for name, dtype in _STORAGE_DTYPES.items():
-        allowed[('torch', name)] = _StorageType(name, dtype)
+        allowed[('torch', name)] = _StorageType(f'torch.{name}', dtype)
+    for name in dir(torch):
+        if isinstance(getattr(torch, name), torch.dtype):
+            allowed[('torch', name)] = _Constant(f'torch.{name}', getattr(torch, name))
     return allowed
 
 
@@ -406,23 +661,23 @@ ALLOWED_GLOBALS: Dict[Tuple[str, str], _Handler] = _make_allowed()
 # ------------------------------------------------------------------------------------------
 # The unpickler: pickle's pure-Python one with a dispatch table of our own.
 
-# structure, memo and framing; scalars and strings; containers (SETITEM(S) only into dicts,
-# APPEND(S) only into lists); objects, each through a handler
+# structure, memo and framing; scalars and strings (binary opcodes only); containers
+# (SETITEM(S) only into dicts, APPEND(S) only into lists, ADDITEMS only into sets); objects,
+# each through a handler
 _OPCODES = set("""
-    PROTO STOP FRAME MARK POP POP_MARK DUP MEMOIZE GET BINGET LONG_BINGET PUT BINPUT LONG_BINPUT
-    NONE NEWTRUE NEWFALSE INT BININT BININT1 BININT2 LONG LONG1 LONG4 FLOAT BINFLOAT UNICODE
-    BINUNICODE SHORT_BINUNICODE BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 STRING BINSTRING
+    PROTO STOP FRAME MARK POP POP_MARK DUP MEMOIZE BINGET LONG_BINGET BINPUT LONG_BINPUT
+    NONE NEWTRUE NEWFALSE BININT BININT1 BININT2 LONG1 LONG4 BINFLOAT
+    BINUNICODE SHORT_BINUNICODE BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 BINSTRING
     SHORT_BINSTRING
-    EMPTY_LIST LIST APPEND APPENDS EMPTY_TUPLE TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_DICT DICT SETITEM
-    SETITEMS
+    EMPTY_LIST APPEND APPENDS EMPTY_TUPLE TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_DICT SETITEM SETITEMS
+    EMPTY_SET ADDITEMS
     GLOBAL STACK_GLOBAL REDUCE NEWOBJ BUILD BINPERSID
     """.split())
-_FREE = {'PROTO', 'STOP', 'FRAME', 'MARK', 'POP', 'POP_MARK'}
-_REFERENCES = {'DUP', 'GET', 'BINGET', 'LONG_BINGET', 'PUT', 'BINPUT', 'LONG_BINPUT', 'MEMOIZE'}
 _SIZED = set("""
-    LONG LONG1 LONG4 UNICODE BINUNICODE SHORT_BINUNICODE BINUNICODE8 BINBYTES SHORT_BINBYTES
-    BINBYTES8 STRING BINSTRING SHORT_BINSTRING
+    BINUNICODE SHORT_BINUNICODE BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 BINSTRING
+    SHORT_BINSTRING
     """.split())
+_REFERENCES = {'PROTO', 'STOP', 'FRAME', 'POP', 'POP_MARK', 'DUP', 'BINGET', 'LONG_BINGET'}
 _OPCODE_NAMES = {
     value[0]: name
     for name, value in vars(pickle).items()
@@ -430,11 +685,11 @@ _OPCODE_NAMES = {
 }
 
 
-class _RestrictedUnpickler(pickle._Unpickler):
+class _Unpickler(pickle._Unpickler):
     """Reads one pickle from ``stream``; every object-making opcode goes through a handler."""
 
     def __init__(self, stream, persistent_load: Optional[Callable], budget: _Budget):
-        super().__init__(stream)
+        super().__init__(stream, encoding='utf-8')
         self._persistent_load = persistent_load
         self.budget = budget
         self._unbuilt = {}  # id -> (object, handler): objects that may take one BUILD
@@ -449,24 +704,20 @@ class _RestrictedUnpickler(pickle._Unpickler):
             module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         handler = ALLOWED_GLOBALS.get((module, name))
         if handler is None:
-            raise CheckpointRefused(f'the file names the global {module}.{name}')
-        return handler
-
-    def persistent_load(self, pid):
-        _check(self._persistent_load is not None, 'a persistent id outside the main pickle')
-        return self._persistent_load(pid)
+            raise CheckpointRefused(f'the file names the global {module[:100]}.{name[:100]}')
+        return handler.value()
 
     def _reduce(self):
         args = self.stack.pop()
         func = self.stack[-1]
-        _check(isinstance(func, _Handler), f'REDUCE calls a {type(func).__name__}')
+        _check(isinstance(func, _Handler), 'REDUCE calls {}', func)
         _check(type(args) is tuple, 'REDUCE arguments must be a tuple')
         self.stack[-1] = func.call(self, args)
 
     def _newobj(self):
         args = self.stack.pop()
         cls = self.stack.pop()
-        _check(isinstance(cls, _Handler), f'NEWOBJ makes a {type(cls).__name__}')
+        _check(isinstance(cls, _Handler), 'NEWOBJ makes {}', cls)
         _check(type(args) is tuple, 'NEWOBJ arguments must be a tuple')
         self.append(cls.new(self, args))
 
@@ -475,39 +726,92 @@ class _RestrictedUnpickler(pickle._Unpickler):
         obj = self.stack[-1]
         entry = self._unbuilt.pop(id(obj), None)
         _check(entry is not None and entry[0] is obj,
-               f'BUILD on a {type(obj).__name__}: only objects this load made take a state, once')
+               'BUILD on {}: only objects this load made take a state, once', obj)
         entry[1].build(self, obj, state)
 
     def _binpersid(self):
-        self.append(self.persistent_load(self.stack.pop()))
+        _check(self._persistent_load is not None, 'a persistent id outside the main pickle')
+        self.append(self._persistent_load(self.stack.pop()))
 
-    def _container(self, name: str):
-        """The object SETITEM(S) / APPEND(S) will write into."""
-        if name in ('SETITEMS', 'APPENDS'):
-            return self.metastack[-1][-1] if self.metastack and self.metastack[-1] else None
-        depth = 3 if name == 'SETITEM' else 2
-        return self.stack[-depth] if len(self.stack) >= depth else None
+    def _long(self, nbytes: int):
+        _check(0 <= nbytes <= _MAX_INT_BYTES, 'an integer of {} bytes (at most {})', nbytes,
+               _MAX_INT_BYTES)
+        data = self.read(nbytes)
+        _check(len(data) == nbytes, 'the file ends inside an integer')
+        self.append(int.from_bytes(data, 'little', signed=True))
+
+    def _long1(self):
+        self._long(self.read(1)[0])
+
+    def _long4(self):
+        self._long(struct.unpack('<i', self.read(4))[0])
+
+    def _into(self, kind: type, what: str):
+        target = self.stack[-1] if self.stack else None
+        _check(type(target) in kind, '{} into {}', what, target)
+        return target
+
+    def _setitems(self, items: list, what: str):
+        target = self._into((dict, collections.OrderedDict), what)
+        _check(len(items) % 2 == 0, '{} with a key and no value', what)
+        self.budget.charge(_OBJECT_COST * (len(items) // 2))
+        for i in range(0, len(items), 2):
+            _check(
+                _hash_safe(items[i]), 'a dict key {} of a kind whose hash a file can make '
+                'collide (see the reader docstring)', items[i])
+            target[items[i]] = items[i + 1]
+
+    def _setitem(self):
+        value, key = self.stack.pop(), self.stack.pop()
+        self._setitems([key, value], 'SETITEM')
+
+    def _setitems_mark(self):
+        self._setitems(self.pop_mark(), 'SETITEMS')
+
+    def _append(self):
+        item = self.stack.pop()
+        self._into((list, ), 'APPEND').append(item)
+
+    def _appends(self):
+        items = self.pop_mark()
+        self.budget.charge(_REFERENCE_COST * len(items))
+        self._into((list, ), 'APPENDS').extend(items)
+
+    def _additems(self):
+        items = self.pop_mark()
+        target = self._into((set, ), 'ADDITEMS')
+        self.budget.charge(_OBJECT_COST * len(items))
+        for item in items:
+            _check(
+                _hash_safe(item), 'a set member {} of a kind whose hash a file can make '
+                'collide (see the reader docstring)', item)
+            target.add(item)
 
 
-def _opcode(name: str, func: Callable) -> Callable:
+_OWN_OPCODES = {
+    'REDUCE': _Unpickler._reduce,
+    'NEWOBJ': _Unpickler._newobj,
+    'BUILD': _Unpickler._build,
+    'BINPERSID': _Unpickler._binpersid,
+    'LONG1': _Unpickler._long1,
+    'LONG4': _Unpickler._long4,
+    'SETITEM': _Unpickler._setitem,
+    'SETITEMS': _Unpickler._setitems_mark,
+    'APPEND': _Unpickler._append,
+    'APPENDS': _Unpickler._appends,
+    'ADDITEMS': _Unpickler._additems,
+}
+
+
+def _charged(name: str, func: Callable) -> Callable:
+    """``func`` with what the opcode costs charged to the load's budget."""
     if name in _SIZED:
 
         def op(self):
             func(self)
-            value = self.stack[-1]
-            size = len(value) if isinstance(value, (str, bytes)) else value.bit_length() // 8
-            self.budget.charge(_OBJECT_COST + size)
-    elif name in ('SETITEM', 'SETITEMS', 'APPEND', 'APPENDS'):
-        into = (dict, collections.OrderedDict) if name.startswith('SETITEM') else (list, )
-
-        def op(self):
-            target = self._container(name)
-            _check(type(target) in into, f'{name} into a {type(target).__name__}')
-            before = len(target)
-            func(self)
-            self.budget.charge(_OBJECT_COST * max(1, len(target) - before))
+            self.budget.charge(_OBJECT_COST + len(self.stack[-1]))
     else:
-        cost = 0 if name in _FREE else _REFERENCE_COST if name in _REFERENCES else _OBJECT_COST
+        cost = _REFERENCE_COST if name in _REFERENCES else _OBJECT_COST
 
         def op(self):
             self.budget.charge(cost)
@@ -526,37 +830,84 @@ def _refused_opcode(name: str) -> Callable:
 
 
 def _make_dispatch() -> dict:
-    own = {
-        'REDUCE': _RestrictedUnpickler._reduce,
-        'NEWOBJ': _RestrictedUnpickler._newobj,
-        'BUILD': _RestrictedUnpickler._build,
-        'BINPERSID': _RestrictedUnpickler._binpersid,
-    }
     dispatch = {}
     for code in range(256):
         name = _OPCODE_NAMES.get(code)
         if name in _OPCODES:
-            dispatch[code] = _opcode(name, own.get(name, pickle._Unpickler.dispatch[code]))
+            func = _OWN_OPCODES.get(name, pickle._Unpickler.dispatch[code])
+            dispatch[code] = _charged(name, func)
         else:
             dispatch[code] = _refused_opcode(name or f'0x{code:02x}')
     return dispatch
 
 
-_RestrictedUnpickler.dispatch = _make_dispatch()
-_BARE = (_Handler, _StatisticsMethod, _Storage)
+_Unpickler.dispatch = _make_dispatch()
+# Exceptions pickle's own opcode code raises on malformed data.
+_PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
+                  AttributeError, struct.error, MemoryError, OverflowError)
 
 
 def _unpickle(stream, persistent_load: Optional[Callable], budget: _Budget):
     """One pickle from ``stream``, refused with the reason on anything outside the rules."""
     try:
-        result = _RestrictedUnpickler(stream, persistent_load, budget).load()
+        result = _Unpickler(stream, persistent_load, budget).load()
     except CheckpointRefused:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
-            AttributeError, struct.error, RecursionError, MemoryError, OverflowError) as e:
-        raise CheckpointRefused(f'malformed pickle data ({type(e).__name__}: {e})') from None
-    _check(not isinstance(result, _BARE), f'the file holds a bare {_describe(result)}')
+    except _PICKLE_ERRORS as e:
+        raise CheckpointRefused(
+            f'malformed pickle data ({type(e).__name__}: {str(e)[:200]})') from None
+    _check_result(result)
     return result
+
+
+# ------------------------------------------------------------------------------------------
+# What a load returns.
+
+_BARE = (_Handler, _StatisticsMethod, _Storage)
+_CONTAINERS = (list, tuple, set, dict, collections.OrderedDict, collections.Counter,
+               argparse.Namespace)
+
+
+def _children(obj):
+    kind = type(obj)
+    if kind is argparse.Namespace:
+        return iter(vars(obj).values())
+    if kind in (list, tuple, set):
+        return iter(obj)
+    extra = vars(obj).values() if kind is collections.OrderedDict else ()
+    return itertools.chain(obj.keys(), obj.values(), extra)
+
+
+def _check_result(root):
+    """Refuse a result nested more than :data:`MAX_DEPTH` deep, or one that holds an object of
+    this module (a handler the file named but did not call): one visit per container."""
+    _check(not isinstance(root, _BARE), 'the file holds a bare {}', root)
+    if type(root) not in _CONTAINERS:
+        return
+    heights: Dict[int, int] = {}  # id -> height, for each container done
+    path = [[root, _children(root), 0]]  # container, its children left, its height so far
+    on_path = {id(root)}
+    while path:
+        frame = path[-1]
+        for child in frame[1]:
+            if type(child) not in _CONTAINERS:
+                _check(not isinstance(child, _BARE), 'the file holds a bare {}', child)
+            elif id(child) in heights:  # a container seen before, on another path
+                _check(
+                    len(path) + heights[id(child)] < MAX_DEPTH,
+                    'containers nested more than {} deep', MAX_DEPTH)
+                frame[2] = max(frame[2], heights[id(child)] + 1)
+            elif id(child) not in on_path:  # a cycle makes nothing deeper
+                _check(len(path) < MAX_DEPTH, 'containers nested more than {} deep', MAX_DEPTH)
+                path.append([child, _children(child), 0])
+                on_path.add(id(child))
+                break
+        else:
+            path.pop()
+            on_path.discard(id(frame[0]))
+            heights[id(frame[0])] = frame[2]
+            if path:
+                path[-1][2] = max(path[-1][2], frame[2] + 1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -570,10 +921,19 @@ def _restore_location(map_location) -> Callable:
     def default(storage, location: str):
         if location == 'cpu':
             return storage
-        if location.startswith('cuda') and not torch.cuda.is_available():
+        try:
+            device = torch.device(location)
+        except RuntimeError:
+            raise CheckpointRefused(f'a storage saved on {_describe(location)}, which is not a '
+                                    'device') from None
+        if device.type == 'cuda' and not torch.cuda.is_available():
             raise RuntimeError(f'the checkpoint holds tensors saved on {location} and CUDA is not '
                                "available here: load it with map_location='cpu'")
-        return storage.to(device=torch.device(location))
+        try:
+            return storage.to(device=device)
+        except RuntimeError as e:
+            raise CheckpointRefused(f'a storage saved on {location} ({str(e)[:200]}): load it '
+                                    'with a map_location') from None
 
     if map_location is None:
         return default
@@ -592,118 +952,226 @@ def _restore_location(map_location) -> Callable:
                     f'not {type(map_location).__name__}')
 
 
-def _storage_from_bytes(raw: bytes, dtype, location: str, restore: Callable) -> _Storage:
-    if raw:
-        untyped = torch.frombuffer(bytearray(raw), dtype=torch.uint8).untyped_storage()
-    else:
-        untyped = torch.UntypedStorage(0)
+def _restored(untyped: torch.UntypedStorage, location: str, restore: Callable):
     untyped = restore(untyped, location)
     if isinstance(untyped, torch.TypedStorage):  # a map_location that returns typed storages
         untyped = untyped.untyped()
     _check(isinstance(untyped, torch.UntypedStorage), 'map_location did not return a storage')
-    return _Storage(untyped, dtype)
+    return untyped
 
 
 def _storage_id(pid, fields: int) -> tuple:
     _check(
         type(pid) is tuple and len(pid) == fields and pid[0] == 'storage'
-        and type(pid[1]) is _StorageType and type(pid[2]) is str and type(pid[3]) is str
-        and _is_int(pid[4]) and pid[4] >= 0, f'persistent id {_describe(pid)} is not a storage')
+        and type(pid[1]) is _StorageType and type(pid[2]) is str and len(pid[2]) <= 64
+        and type(pid[3]) is str and len(pid[3]) <= 64 and _is_int(pid[4])
+        and 0 <= pid[4] <= _MAX_INDEX, 'persistent id {} is not a storage', pid)
     return pid
+
+
+def _read_into(stream, buffer: torch.Tensor, what: str):
+    """Fill the uint8 tensor ``buffer`` from ``stream``."""
+    got = stream.readinto(buffer.numpy()) if buffer.numel() else 0
+    _malformed(got == buffer.numel(), '{} is truncated ({} of {} bytes)', what, got, buffer.numel())
+
+
+class _Bounded:
+    """``stream`` as the unpickler reads it, never asked for more than ``end - tell()`` bytes
+    (a length in the file cannot make a read allocate more than the file holds)."""
+
+    def __init__(self, stream, end: int):
+        self.stream, self.end = stream, end
+
+    def tell(self) -> int:
+        return self.stream.tell()
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self.end - self.stream.tell())
+        return self.stream.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self) -> bytes:
+        return self.stream.readline(max(0, self.end - self.stream.tell()))
+
+    def readinto(self, buffer) -> int:
+        return self.stream.readinto(buffer)
 
 
 # ------------------------------------------------------------------------------------------
 # Formats.
 
 
-def _read_zip(zf: zipfile.ZipFile, restore: Callable, budget: _Budget):
-    infos = {info.filename: info for info in zf.infolist()}
-    names = list(infos)
-    if any(n.endswith('constants.pkl') or '/code/' in n for n in names):
+class _ZipRecords:
+    """The records of a zip archive, each where its local header says, stored (never
+    compressed), inside the file before the central directory, apart from every other record
+    and named once."""
+
+    def __init__(self, zf: zipfile.ZipFile, stream, size: int):
+        names = [info.filename for info in zf.infolist()]
+        _malformed(len(set(names)) == len(names), 'a zip archive with a record named twice')
+        self.stream, self.spans = stream, {}
+        ends = []
+        for info in zf.infolist():
+            _malformed(
+                info.compress_type == zipfile.ZIP_STORED and info.compress_size == info.file_size,
+                'record {} is compressed; torch.save never compresses', info.filename)
+            start = self._data_start(info, size)
+            self.spans[info.filename] = (start, info.file_size)
+            ends.append((info.header_offset, start + info.file_size, info.filename))
+        ends.sort()
+        for (_, end, name), (begin, _, after) in zip(ends, ends[1:]):
+            _malformed(end <= begin, 'zip records {} and {} overlap', name, after)
+        _malformed(not ends or ends[-1][1] <= min(zf.start_dir, size),
+                   'a zip record reaches into the central directory')
+
+    def _data_start(self, info: zipfile.ZipInfo, size: int) -> int:
+        _malformed(0 <= info.header_offset < size, 'record {} starts outside the file',
+                   info.filename)
+        self.stream.seek(info.header_offset)
+        head = self.stream.read(30)
+        _malformed(
+            len(head) == 30 and head[:4] == b'PK\x03\x04', 'record {} has no local header',
+            info.filename)
+        name_len, extra_len = struct.unpack('<HH', head[26:30])
+        encoding = 'utf-8' if info.flag_bits & 0x800 else 'cp437'
+        name = self.stream.read(name_len).decode(encoding, 'replace')
+        _malformed(name == info.orig_filename, 'record {} is named {} in its local header',
+                   info.filename, name)
+        return info.header_offset + 30 + name_len + extra_len
+
+    def names(self) -> list:
+        return list(self.spans)
+
+    def size(self, name: str) -> int:
+        return self.spans[name][1]
+
+    def read(self, name: str, budget: _Budget) -> bytes:
+        budget.charge(self.size(name))
+        self.stream.seek(self.spans[name][0])
+        data = self.stream.read(self.size(name))  # inside the file: checked above
+        _malformed(len(data) == self.size(name), 'record {} is truncated', name)
+        return data
+
+    def read_into(self, name: str, buffer: torch.Tensor):
+        self.stream.seek(self.spans[name][0])
+        _read_into(self.stream, buffer, f'record {name}')
+
+
+def _zip_records(stream, size: int) -> _ZipRecords:
+    zf = zipfile.ZipFile(stream)  # reads the central directory only
+    if any(n.endswith('constants.pkl') or '/code/' in n for n in zf.namelist()):
         raise CheckpointRefused(
             'it is a TorchScript archive (torch.jit.save), not a checkpoint: loading it would '
             'compile and run the code it carries. Export a state dict with torch.save, or load it '
             'yourself with torch.jit.load if you trust it')
+    return _ZipRecords(zf, stream, size)
+
+
+def _read_zip(records: _ZipRecords, restore: Callable, budget: _Budget):
+    names = records.names()
     pickles = [n for n in names if n.endswith('/data.pkl') and n.count('/') == 1]
-    _check(len(pickles) == 1, 'a zip file without one <name>/data.pkl record')
+    _malformed(len(pickles) == 1, 'a zip file without one <name>/data.pkl record')
     prefix = pickles[0][:-len('data.pkl')]
-    for info in infos.values():
-        _check(info.filename.startswith(prefix), f'record {info.filename} outside {prefix}')
-        _check(info.compress_type == zipfile.ZIP_STORED,
-               f'record {info.filename} is compressed; torch.save never compresses')
-    if prefix + 'byteorder' in infos:
-        order = zf.read(prefix + 'byteorder')
-        _check(order == b'little', f'the file was written on a {order!r}-endian machine')
-    budget.charge(infos[pickles[0]].file_size)
+    for name in names:
+        _malformed(name.startswith(prefix), 'record {} outside {}', name, prefix)
+    if prefix + 'byteorder' in names:
+        order = records.read(prefix + 'byteorder', budget)
+        _check(order == b'little', 'the file was written on a {}-endian machine', order)
     storages: Dict[str, _Storage] = {}
 
     def persistent_load(pid):
         _, kind, key, location, numel = _storage_id(pid, 5)
         if key in storages:
-            _check(storages[key].dtype == kind.dtype, f'storage {key} is read with two dtypes')
+            _check(storages[key].dtype == kind.dtype, 'storage {} is read with two dtypes', key)
             return storages[key]
-        info = infos.get(f'{prefix}data/{key}')
-        _check(info is not None, f'the storage record data/{key} is missing')
-        nbytes = numel * _element_size(kind.dtype)
-        _check(info.file_size == nbytes,
-               f'storage {key} declares {nbytes} bytes, the file holds {info.file_size}')
-        storages[key] = _storage_from_bytes(zf.read(info), kind.dtype, location, restore)
+        name = f'{prefix}data/{key}'
+        _malformed(name in records.spans, 'the storage record data/{} is missing', key)
+        nbytes = numel * _ELEMENT_SIZES[kind.dtype]
+        _malformed(
+            records.size(name) == nbytes, 'storage {} declares {} bytes, the file holds {}', key,
+            nbytes, records.size(name))
+        buffer = torch.empty(nbytes, dtype=torch.uint8)
+        records.read_into(name, buffer)
+        storages[key] = _Storage(_restored(buffer.untyped_storage(), location, restore), kind.dtype)
         return storages[key]
 
-    return _unpickle(io.BytesIO(zf.read(pickles[0])), persistent_load, budget)
+    return _unpickle(io.BytesIO(records.read(pickles[0], budget)), persistent_load, budget)
 
 
-def _read_legacy(stream: io.BytesIO, size: int, restore: Callable, budget: _Budget):
+def _read_legacy(stream, size: int, restore: Callable, budget: _Budget):
     """PyTorch < 1.6: magic number, protocol, sys info, the object, the storage keys (five
-    pickles), then each storage as an int64 element count and its bytes. The object is read
-    twice: first to learn the storages it uses, then with them."""
-    magic = _unpickle(stream, None, budget)
-    _check(magic == _LEGACY_MAGIC, 'not a torch checkpoint (neither a zip archive nor a legacy '
-           'file: no magic number)')
-    _check(_unpickle(stream, None, budget) == _LEGACY_PROTOCOL, 'unknown legacy protocol')
-    info = _unpickle(stream, None, budget)
+    pickles), then each storage as an int64 element count and its bytes. A storage is made
+    (empty) when the object names it, only while all declared so far fit in the rest of the
+    file, and filled once the keys are read."""
+    bounded = _Bounded(stream, size)
+    magic = _unpickle(bounded, None, budget)
+    _malformed(
+        magic == _LEGACY_MAGIC, 'not a torch checkpoint (neither a zip archive nor a '
+        'legacy file: no magic number)')
+    _malformed(_unpickle(bounded, None, budget) == _LEGACY_PROTOCOL, 'unknown legacy protocol')
+    info = _unpickle(bounded, None, budget)
     _check(
         type(info) is dict and info.get('little_endian') is True,
         'the legacy file was not written on a little-endian machine')
-    start = stream.tell()
-    declared: Dict[str, Tuple[torch.dtype, str, int]] = {}
-    declared_bytes = 0
+    storages: Dict[str, tuple] = {}  # key -> (_Storage, CPU buffer, element count)
+    declared = [0]
 
-    def declare(pid):
-        nonlocal declared_bytes
+    def persistent_load(pid):
         _, kind, key, location, numel, view = _storage_id(pid, 6)
         _check(view is None, 'legacy storage views are not supported')
-        entry = (kind.dtype, location, numel)
-        if key in declared:  # a storage shared by several tensors
-            _check(declared[key] == entry, f'storage {key} declared twice')
-        else:
-            declared[key] = entry
-            declared_bytes += numel * _element_size(kind.dtype)
-            _check(declared_bytes <= size, 'the storages declared are larger than the file')
-        return _Storage(None, kind.dtype, numel)
+        if key in storages:
+            _check(storages[key][0].dtype == kind.dtype and storages[key][2] == numel,
+                   'storage {} declared twice', key)
+            return storages[key][0]
+        nbytes = numel * _ELEMENT_SIZES[kind.dtype]
+        declared[0] += nbytes + 8
+        _malformed(declared[0] <= size - bounded.tell(),
+                   'the storages declared are larger than the file')
+        buffer = torch.empty(nbytes, dtype=torch.uint8)
+        storage = _Storage(_restored(buffer.untyped_storage(), location, restore), kind.dtype)
+        storages[key] = (storage, buffer, numel)
+        return storage
 
-    _unpickle(stream, declare, _Budget(budget.left))
-    keys = _unpickle(stream, None, budget)
+    result = _unpickle(bounded, persistent_load, budget)
+    keys = _unpickle(bounded, None, budget)
     _check(
-        type(keys) is list and set(keys) == set(declared) and len(keys) == len(declared),
+        type(keys) is list and all(type(k) is str for k in keys) and len(keys) == len(storages)
+        and set(keys) == set(storages),
         'the legacy storage list does not match the storages its tensors use')
-    storages = {}
     for key in keys:
-        dtype, location, numel = declared[key]
-        head = stream.read(8)
-        _check(
+        storage, buffer, numel = storages[key]
+        head = bounded.read(8)
+        _malformed(
             len(head) == 8 and struct.unpack('<q', head)[0] == numel,
-            f'storage {key}: the element count in the file differs from its declaration')
-        nbytes = numel * _element_size(dtype)
-        raw = stream.read(nbytes)
-        _check(len(raw) == nbytes, f'storage {key} is truncated ({len(raw)} of {nbytes} bytes)')
-        storages[key] = _storage_from_bytes(raw, dtype, location, restore)
+            'storage {}: the element count in the file differs from its declaration', key)
+        _read_into(bounded, buffer, f'storage {key}')
+        if storage.untyped.data_ptr() != buffer.data_ptr():  # map_location moved it
+            storage.untyped.copy_(buffer.untyped_storage())
+    return result
 
-    def storage(pid):
-        return storages[_storage_id(pid, 6)[2]]
 
-    stream.seek(start)
-    return _unpickle(stream, storage, budget)
+def _is_tar(stream) -> bool:
+    try:
+        with tarfile.open(fileobj=stream, mode='r:'):
+            return True
+    except tarfile.TarError:
+        return False
+
+
+def _read_stream(stream, size: int, restore: Callable, budget: _Budget):
+    try:
+        records = _zip_records(stream, size) if zipfile.is_zipfile(stream) else None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, struct.error,
+            ValueError, OverflowError) as e:
+        raise MalformedCheckpoint(f'a damaged zip archive ({str(e)[:200]})') from None
+    if records is not None:
+        return _read_zip(records, restore, budget)
+    stream.seek(0)
+    if _is_tar(stream):
+        raise CheckpointRefused(
+            'it is a tar archive (the format of PyTorch before 0.4), which this reader does not '
+            'load: re-save it with a current torch.save if you trust it')
+    stream.seek(0)
+    return _read_legacy(stream, size, restore, budget)
 
 
 def read_checkpoint(source, map_location=None, max_pickle_bytes: Optional[int] = None):
@@ -718,33 +1186,11 @@ def read_checkpoint(source, map_location=None, max_pickle_bytes: Optional[int] =
         FileNotFoundError: no such file.
         CheckpointRefused: the file names a global outside :data:`ALLOWED_GLOBALS`, fails one of
             the checks, or is a TorchScript or tar-format archive; the message says what.
+            :class:`MalformedCheckpoint` (a subclass): it is not what torch.save writes.
     """
     budget = _Budget(pickle_budget() if max_pickle_bytes is None else max_pickle_bytes)
     restore = _restore_location(map_location)
     if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    else:
-        with open(source, 'rb') as f:
-            data = f.read()
-    stream = io.BytesIO(data)
-    if zipfile.is_zipfile(stream):
-        try:
-            with zipfile.ZipFile(stream) as zf:
-                return _read_zip(zf, restore, budget)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as e:
-            raise CheckpointRefused(f'a damaged zip archive ({e})') from None
-    stream.seek(0)
-    if _is_tar(stream):
-        raise CheckpointRefused(
-            'it is a tar archive (the format of PyTorch before 0.4), which this reader does not '
-            'load: re-save it with a current torch.save if you trust it')
-    stream.seek(0)
-    return _read_legacy(stream, len(data), restore, budget)
-
-
-def _is_tar(stream) -> bool:
-    try:
-        with tarfile.open(fileobj=stream, mode='r:'):
-            return True
-    except tarfile.TarError:
-        return False
+        return _read_stream(io.BytesIO(bytes(source)), len(source), restore, budget)
+    with open(source, 'rb') as f:
+        return _read_stream(f, os.fstat(f.fileno()).st_size, restore, budget)

@@ -174,9 +174,11 @@ def test_trust_covers_resume_without_path_and_pretrained(tmp_path):
             model=dict(
                 backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='bb.pth')),
                 neck=[dict(init_cfg=[dict(type='Pretrained', checkpoint='torchvision://x')])])))
-    assert checkpoints_of_config(cfg) == [str(tmp_path / 'epoch_3.pth'), 'bb.pth']
+    assert checkpoints_of_config(cfg) == [
+        str(tmp_path / 'epoch_3.pth'), 'bb.pth', 'torchvision://x'
+    ]  # URLs as written: ISONET_TRUSTED_CHECKPOINTS and the loaders name them so
     cfg.load_from = 'given.pth'
-    assert checkpoints_of_config(cfg) == ['given.pth', 'bb.pth']
+    assert checkpoints_of_config(cfg) == ['given.pth', 'bb.pth', 'torchvision://x']
 
 
 def test_missing_file_is_named(tmp_path):
