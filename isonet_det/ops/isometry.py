@@ -30,10 +30,11 @@ backward passes, one product each where autograd would take two):
   the sum over shifts is a sum over the ``(2kh-1) x (2kw-1)`` DFT frequencies of
   ``||Â Â^H - I||^2``, half of them by conjugate symmetry: 91 products instead of 162 for 3x3.
 
-Products run in full float32 even with TF32 enabled, and kernels are processed in chunks of at most
-``max_chunk_elements`` workspace entries, so the transient memory is bounded
-(:func:`isometry_workspace_bytes`). Index and DFT tables are built once per shape and device: a
-training step moves nothing between host and device.
+Products run at float32 accuracy whatever the user's TF32 setting: plain float32 on CPUs, split
+TF32 (3xTF32, :class:`~isonet_det.ops.precision.Products`) on tensor-core GPUs. Kernels are
+processed in chunks of at most ``max_chunk_elements`` workspace entries, so the transient memory
+is bounded (:func:`isometry_workspace_bytes`). Index and DFT tables are built once per shape and
+device: a training step moves nothing between host and device.
 """
 import math
 from functools import lru_cache
@@ -45,7 +46,7 @@ import torch.nn as nn
 from mmengine.utils import to_2tuple
 from torch import Tensor
 
-from .precision import full_fp32_matmul
+from .precision import Products, full_fp32_matmul
 
 __all__ = [
     'isometry_penalty', 'isometry_penalty_and_grads', 'isometry_penalty_direct',
@@ -122,7 +123,7 @@ class _TapPairPlan:
     def _permutation(self, device: torch.device, inverse: bool) -> Tensor:
         return (self._inverse_cpu if inverse else self._order_cpu).to(device)
 
-    def forward(self, P: Tensor) -> Tuple[Tensor, tuple]:
+    def forward(self, P: Tensor, products: Products) -> Tuple[Tensor, tuple]:
         """Per-kernel values ``1/2 sum_t ||E_t||^2`` of stacked taps ``P`` ``(N, T*S, L)``."""
         N, TS, L = P.shape
         S = TS // self.num_taps
@@ -134,13 +135,13 @@ class _TapPairPlan:
         for cls in self.classes:
             Pc = taps[:, start:start + cls.size].reshape(N, cls.size * S, L)
             start += cls.size
-            B = torch.bmm(Pc, Pc.transpose(1, 2)).view(N, cls.size, S, cls.size, S)
+            B = products.gram(Pc).view(N, cls.size, S, cls.size, S)
             for a, b, slot in cls.pairs:  # fixed order: bit-identical on every rank
                 E[:, slot].add_(B[:, a, :, b, :])
         E[:, 0].diagonal(dim1=-2, dim2=-1).sub_(1.0)
         return 0.5 * E.pow(2).sum(dim=(1, 2, 3)), (taps, E)
 
-    def backward(self, state: tuple) -> Tensor:
+    def backward(self, state: tuple, products: Products) -> Tensor:
         """``dL/dP`` ``(N, T*S, L)`` of the per-kernel values (each with weight 1)."""
         taps, E = state
         N, T, S, L = taps.shape
@@ -150,7 +151,7 @@ class _TapPairPlan:
             start += cls.size
             D = E[:, cls.pair_slot(E.device)].view(N, cls.size, cls.size, S, S)
             D = D.transpose(2, 3).reshape(N, cls.size * S, cls.size * S)
-            grads.append(torch.bmm(D, Pc).mul_(2.0).view(N, cls.size, S, L))
+            grads.append(products.matmul(D, Pc).mul_(2.0).view(N, cls.size, S, L))
         grad = grads[0] if len(grads) == 1 else torch.cat(grads, dim=1)
         if self._order_cpu is not None:
             grad = grad[:, self._permutation(grad.device, True)]
@@ -209,22 +210,22 @@ class _SpectralPlan:
         """The DFT rows and the frequency weights on ``device``, made once."""
         return self._basis_cpu.to(device, dtype), self._weight_cpu.to(device, dtype)
 
-    def forward(self, P: Tensor) -> Tuple[Tensor, tuple]:
+    def forward(self, P: Tensor, products: Products) -> Tuple[Tensor, tuple]:
         """Per-kernel values of tap-major taps ``P`` ``(T, N, S, L)``."""
         T, N, S, L = P.shape
         F = self.num_freqs
         basis, weight = self.tables(P.device, P.dtype)
-        V = torch.mm(basis, P.view(T, N * S * L)).view(2, F * N, S, L)
+        V = products.matmul(basis, P.view(T, N * S * L)).view(2, F * N, S, L)
         X, Y = V[0], V[1]
-        Er = torch.bmm(X, X.transpose(1, 2)).add_(torch.bmm(Y, Y.transpose(1, 2)))
+        Er = products.gram(X).add_(products.gram(Y))
         Er.diagonal(dim1=-2, dim2=-1).sub_(1.0)
-        YX = torch.bmm(Y, X.transpose(1, 2))
+        YX = products.matmul(Y, X.transpose(1, 2))
         Ei = YX.sub_(YX.transpose(1, 2).clone())
         per_freq = (torch.linalg.vector_norm(Er, dim=(1, 2)).square() +
                     torch.linalg.vector_norm(Ei, dim=(1, 2)).square()).view(F, N)
         return 0.5 * (weight @ per_freq), (V, Er, Ei)
 
-    def backward(self, state: tuple) -> Tensor:
+    def backward(self, state: tuple, products: Products) -> Tensor:
         """``dL/dP`` ``(T, N, S, L)`` of the per-kernel values (each with weight 1)."""
         V, Er, Ei = state
         _, FN, S, L = V.shape
@@ -234,10 +235,10 @@ class _SpectralPlan:
         scale = (2.0 * weight).repeat_interleave(N).view(FN, 1, 1)
         Er, Ei = Er * scale, Ei * scale
         X, Y = V[0], V[1]
-        grad_X = torch.baddbmm(torch.bmm(Er, X), Ei, Y, alpha=-1.0)
-        grad_Y = torch.baddbmm(torch.bmm(Ei, X), Er, Y)
-        grad = torch.mm(basis[:F].T, grad_X.view(F, N * S * L))
-        grad.addmm_(basis[F:].T, grad_Y.view(F, N * S * L))
+        grad_X = products.addmatmul(products.matmul(Er, X), Ei, Y, alpha=-1.0)
+        grad_Y = products.addmatmul(products.matmul(Ei, X), Er, Y)
+        grad = products.matmul(basis[:F].T, grad_X.view(F, N * S * L))
+        grad = products.addmatmul(grad, basis[F:].T, grad_Y.view(F, N * S * L))
         return grad.view(self.num_taps, N, S, L)
 
 
@@ -261,19 +262,24 @@ class _IsometryPenalty(torch.autograd.Function):
     """Per-kernel ``1/2 sum_t ||G_t - delta_t I||^2`` for stacked taps ``P`` ``(N, T*S, L)``."""
 
     @staticmethod
-    def forward(ctx, P, plan):
-        with full_fp32_matmul(P.device.type):
-            values, state = plan.forward(P)
+    def forward(ctx, P, plan, products):
+        with products.context(P.device.type):
+            values, state = plan.forward(P, products)
         ctx.save_for_backward(*state)
-        ctx.plan = plan
+        ctx.plan, ctx.products = plan, products
         return values
 
     @staticmethod
     def backward(ctx, grad_out):
-        with full_fp32_matmul(grad_out.device.type):
-            grad_P = ctx.plan.backward(ctx.saved_tensors)
+        with ctx.products.context(grad_out.device.type):
+            grad_P = ctx.plan.backward(ctx.saved_tensors, ctx.products)
         per_kernel = grad_out.view(1, -1, 1, 1) if ctx.plan.tap_major else grad_out.view(-1, 1, 1)
-        return grad_P.mul_(per_kernel), None
+        return grad_P.mul_(per_kernel), None, None
+
+
+def _products(precision: str, device: torch.device) -> Products:
+    """The products for ``precision`` (``'auto'``: :meth:`Products.for_device`)."""
+    return Products.for_device(device) if precision == 'auto' else Products(precision)
 
 
 def _stacked_taps(weight: Tensor) -> Tensor:
@@ -339,7 +345,8 @@ def _chunks(convs: List[nn.Conv2d], dtype, max_chunk_elements: int):
 
 def isometry_penalty(convs: Iterable[nn.Conv2d],
                      reduction: str = 'sum',
-                     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS) -> Tensor:
+                     max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
+                     precision: str = 'auto') -> Tensor:
     """Isometry regulariser ``sum_l 1/2 ||Conv(A_l, A_l) - delta||_F^2`` (paper eq. 5/6).
 
     Args:
@@ -347,18 +354,22 @@ def isometry_penalty(convs: Iterable[nn.Conv2d],
             result is differentiable with respect to them.
         reduction: ``'sum'`` (a 0-dim tensor) or ``'none'`` (one value per conv, in input order).
         max_chunk_elements: bound on the entries of one chunk's tap-product matrix.
+        precision: ``'ieee'`` (float32 products, no TF32), ``'split_tf32'`` (3xTF32 tensor-core
+            products with float32 accuracy, :class:`~isonet_det.ops.precision.Products`) or
+            ``'auto'`` (default: ``split_tf32`` on CUDA GPUs with TF32, ``ieee`` elsewhere).
 
     Returns:
         float32 tensor (float64 if the weights are float64), computed with autocast disabled
-        and in full float32 precision (no TF32).
+        and float32 accuracy whatever the user's TF32 setting.
     """
     convs, device, dtype = _check_penalty_args(convs, reduction, 'isometry_penalty')
     if not convs:
         return torch.zeros(0 if reduction == 'none' else (), dtype=torch.float32)
+    products = _products(precision, device)
     per_conv: List[List[Tensor]] = [[] for _ in convs]
     with torch.autocast(device_type=device.type, enabled=False):
         for plan, owners, P in _chunks(convs, dtype, max_chunk_elements):
-            values = _IsometryPenalty.apply(P, plan)
+            values = _IsometryPenalty.apply(P, plan, products)
             for (i, _), value in zip(owners, values.unbind(0)):
                 per_conv[i].append(value)
     values = torch.stack([torch.stack(v).sum() for v in per_conv])
@@ -366,28 +377,31 @@ def isometry_penalty(convs: Iterable[nn.Conv2d],
 
 
 @torch.no_grad()
-def isometry_penalty_and_grads(
-        convs: Iterable[nn.Conv2d],
-        max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS) -> Tuple[Tensor, List[Tensor]]:
+def isometry_penalty_and_grads(convs: Iterable[nn.Conv2d],
+                               max_chunk_elements: int = DEFAULT_MAX_CHUNK_ELEMENTS,
+                               precision: str = 'auto') -> Tuple[Tensor, List[Tensor]]:
     """The penalty of :func:`isometry_penalty` and its gradient for each conv's weight.
 
     No autograd graph: each chunk's Grams are formed, turned into its value and gradient and
     freed before the next chunk, so the transient memory is one chunk's
     (:func:`isometry_workspace_bytes`). Returns ``(value, grads)``, ``value`` a 0-dim float32
     tensor on the weights' device (not read back to the host), ``grads[i]`` shaped and typed like
-    ``convs[i].weight``.
+    ``convs[i].weight``. ``precision`` as in :func:`isometry_penalty`. No host synchronisation
+    and shapes fixed by the convs: the call can be captured in a CUDA graph
+    (:class:`~isonet_det.ops.CapturedPenalty`).
     """
     convs, device, dtype = _check_penalty_args(convs, 'sum', 'isometry_penalty_and_grads')
     if not convs:
         return torch.zeros(()), []
+    products = _products(precision, device)
     group_grads: List[List[Optional[Tensor]]] = [[None] * c.groups for c in convs]
     total = torch.zeros((), dtype=dtype, device=device)
     with torch.autocast(device_type=device.type, enabled=False), \
-            full_fp32_matmul(device.type):
+            products.context(device.type):
         for plan, owners, P in _chunks(convs, dtype, max_chunk_elements):
-            values, state = plan.forward(P)
+            values, state = plan.forward(P, products)
             total += values.sum()
-            grad_P = plan.backward(state)
+            grad_P = plan.backward(state, products)
             del state
             for (i, g), grad in zip(owners, grad_P.unbind(1 if plan.tap_major else 0)):
                 shape = convs[i].weight.shape
@@ -430,7 +444,7 @@ def conv_kernel_gram(weight: Tensor, stride=1, dilation=1) -> Tensor:
     plan = _tap_pair_plan(kh, kw, *to_2tuple(stride), *to_2tuple(dilation))
     P = _stacked_taps(weight.to(torch.promote_types(weight.dtype, torch.float32)))[None]
     with full_fp32_matmul(weight.device.type):
-        E = plan.forward(P)[1][1][0]
+        E = plan.forward(P, Products('ieee'))[1][1][0]
     E[0].diagonal().add_(1.0)
     S = E.shape[-1]
     G = E.new_zeros(2 * kh - 1, 2 * kw - 1, S, S)

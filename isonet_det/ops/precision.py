@@ -1,9 +1,12 @@
-"""Full float32 matrix products inside a block, whatever TF32 setting the user chose."""
+"""The precision of the regulariser's matrix products: full float32 whatever TF32 setting the
+user chose, or split TF32 (3xTF32) on tensor cores with float32 accuracy."""
 from contextlib import contextmanager
+from typing import Optional, Tuple
 
 import torch
+from torch import Tensor
 
-__all__ = ['full_fp32_matmul']
+__all__ = ['full_fp32_matmul', 'tf32_matmul', 'round_to_tf32', 'Products']
 
 
 def _matmul_backend(device_type: str):
@@ -68,3 +71,114 @@ def full_fp32_matmul(device_type: str):
         yield
     finally:
         setattr(backend, name, previous)
+
+
+@contextmanager
+def tf32_matmul():
+    """Let CUDA float32 matmuls use TF32 tensor cores inside the block, then restore (through
+    the legacy flag, or the ``fp32_precision`` API when the user set TF32 with that one)."""
+    backend = torch.backends.cuda.matmul
+    try:
+        name, previous, tf32 = 'allow_tf32', backend.allow_tf32, True
+    except RuntimeError:  # the user set the new API: the legacy flag is refused
+        name, previous, tf32 = 'fp32_precision', backend.fp32_precision, 'tf32'
+    if previous == tf32:
+        yield
+        return
+    setattr(backend, name, tf32)
+    try:
+        yield
+    finally:
+        setattr(backend, name, previous)
+
+
+# sign, exponent and the 10 leading mantissa bits of a float32: the part a TF32 operand keeps
+_TF32_MASK = -(1 << 13)
+
+
+def round_to_tf32(x: Tensor) -> Tensor:
+    """``x`` (float32) with the 13 trailing mantissa bits cleared: exactly representable in TF32,
+    ``|x - round_to_tf32(x)| < 2**-10 |x|``."""
+    return (x.view(torch.int32) & _TF32_MASK).view(torch.float32)
+
+
+class Products:
+    """The batched float32 products of the isometry regulariser, at one precision.
+
+    ``'ieee'``: plain float32 products (no TF32), the CPU's and the default's.
+
+    ``'split_tf32'`` (3xTF32, for tensor cores): each operand is split as ``a = a_hi + a_lo``
+    with ``a_hi = round_to_tf32(a)`` (exact in TF32) and ``a_lo = a - a_hi`` (exact in float32,
+    ``|a_lo| < 2**-10 |a|``), and
+
+        a b ~= a_hi b_hi + a_hi b_lo + a_lo b_hi
+
+    on TF32 tensor cores with float32 accumulation. The dropped ``a_lo b_lo`` and the TF32
+    rounding of ``a_lo`` and ``b_lo`` are each below ``2**-20`` of ``|a||b|``, the order of
+    float32's own rounding of a sum, where plain TF32 (``2**-11``) would be 1000x off for Grams
+    whose target is exactly 0 and 1. On a CPU (no TF32) the low parts are rounded to TF32
+    explicitly and the products run in float32: the twin that the tests compare with float64.
+    A Gram ``a a^T`` takes two products (the cross term once, plus its transpose).
+    """
+
+    MODES = ('ieee', 'split_tf32')
+
+    def __init__(self, mode: str = 'ieee'):
+        if mode not in self.MODES:
+            raise ValueError(f'precision must be one of {self.MODES}, got {mode!r}')
+        self.mode = mode
+
+    @classmethod
+    def for_device(cls, device: torch.device) -> 'Products':
+        """``split_tf32`` on CUDA devices with TF32 tensor cores (compute capability >= 8.0),
+        ``ieee`` elsewhere."""
+        if device.type == 'cuda' and torch.cuda.get_device_capability(device)[0] >= 8:
+            return cls('split_tf32')
+        return cls('ieee')
+
+    def context(self, device_type: str):
+        """The matmul flags these products need on ``device_type``."""
+        if self.mode == 'split_tf32' and device_type == 'cuda':
+            return tf32_matmul()
+        return full_fp32_matmul(device_type)
+
+    def _split(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        hi = round_to_tf32(x.contiguous())
+        lo = x - hi
+        if not lo.is_cuda:  # what a tensor core would read of it
+            lo = round_to_tf32(lo)
+        return hi, lo
+
+    def matmul(self, a: Tensor, b: Tensor) -> Tensor:
+        """``a @ b``: ``(n, k)`` by ``(k, m)``, or batched ``(N, n, k)`` by ``(N, k, m)``."""
+        return self.addmatmul(None, a, b)
+
+    def addmatmul(self, c: Optional[Tensor], a: Tensor, b: Tensor, alpha: float = 1.0) -> Tensor:
+        """``c + alpha * a @ b`` (``c=None``: ``alpha * a @ b``); may reuse ``c``'s memory."""
+        batched = a.dim() == 3
+        if self.mode == 'ieee' or a.dtype != torch.float32:
+            if c is None:
+                product = torch.bmm(a, b) if batched else torch.mm(a, b)
+                return product.mul_(alpha) if alpha != 1.0 else product
+            return torch.baddbmm(c, a, b, alpha=alpha) if batched else c.addmm_(a, b, alpha=alpha)
+        a_hi, a_lo = self._split(a)
+        b_hi, b_lo = self._split(b)
+        for x, y in ((a_lo, b_hi), (a_hi, b_lo), (a_hi, b_hi)):  # small terms first
+            if c is None:
+                c = torch.bmm(x, y) if batched else torch.mm(x, y)
+                if alpha != 1.0:
+                    c.mul_(alpha)
+            elif batched:
+                c.baddbmm_(x, y, alpha=alpha)
+            else:
+                c.addmm_(x, y, alpha=alpha)
+        return c
+
+    def gram(self, a: Tensor) -> Tensor:
+        """``a @ a^T`` for ``(N, n, k)``; symmetric by construction in the split form."""
+        if self.mode == 'ieee' or a.dtype != torch.float32:
+            return torch.bmm(a, a.transpose(1, 2))
+        hi, lo = self._split(a)
+        cross = torch.bmm(lo, hi.transpose(1, 2))
+        out = cross + cross.transpose(1, 2)
+        return out.baddbmm_(hi, hi.transpose(1, 2))

@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from reference_math import assert_close_to_scale, direct_penalty
 
-from isonet_det.ops import conv_kernel_gram, isometry_penalty
+from isonet_det.ops import Products, conv_kernel_gram, isometry_penalty
 
 # (in, out, kernel, stride): every kind of conv the ISONet / R-ISONet backbones use.
 BACKBONE_SHAPES = [
@@ -185,19 +185,21 @@ def test_gradcheck_of_both_forms_on_a_non_square_kernel():
     """Each form on its own (the choice between them depends on the size), against each other
     and under gradcheck: a 3x2 kernel has a 5x3 DFT grid, 8 frequencies."""
     from isonet_det.ops.isometry import _IsometryPenalty, _SpectralPlan, _TapPairPlan
+    ieee = Products('ieee')
     torch.manual_seed(0)
     taps = torch.randn(3 * 2, 2, 3, 4, dtype=torch.float64)  # (T, N, S, L)
     spectral = _SpectralPlan(3, 2)
     pairs = _TapPairPlan(3, 2, 1, 1, 1, 1)
     kernel_major = taps.permute(1, 0, 2, 3).reshape(2, 6 * 3, 4)
     torch.testing.assert_close(
-        _IsometryPenalty.apply(taps, spectral),
-        _IsometryPenalty.apply(kernel_major, pairs),
+        _IsometryPenalty.apply(taps, spectral, ieee),
+        _IsometryPenalty.apply(kernel_major, pairs, ieee),
         rtol=1e-12,
         atol=0)
     for plan, P in ((spectral, taps), (pairs, kernel_major)):
         assert torch.autograd.gradcheck(
-            lambda p, plan=plan: _IsometryPenalty.apply(p, plan), [P.clone().requires_grad_()])
+            lambda p, plan=plan: _IsometryPenalty.apply(p, plan, ieee),
+            [P.clone().requires_grad_()])
 
 
 class _ProductCounter:

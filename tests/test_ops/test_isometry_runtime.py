@@ -12,8 +12,8 @@ from reference_math import assert_close_to_scale, direct_penalty
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from isonet_det.models import RISONet
-from isonet_det.ops import isometry as isometry_module
 from isonet_det.ops import isometry_penalty, isometry_penalty_and_grads, isometry_workspace_bytes
+from isonet_det.ops import precision as precision_module
 
 SHAPES = [(64, 256, 1, 1), (256, 64, 1, 1), (256, 512, 1, 2), (64, 64, 3, 1), (64, 128, 3, 2),
           (128, 128, 3, 2), (96, 48, 3, 1), (48, 96, 3, 1)]
@@ -121,7 +121,7 @@ def test_products_run_in_full_precision_and_the_flag_is_restored(monkeypatch):
         yield
         inside.pop()
 
-    monkeypatch.setattr(isometry_module, 'full_fp32_matmul', recording)
+    monkeypatch.setattr(precision_module, 'full_fp32_matmul', recording)
     bmm = torch.bmm
     seen = []
     monkeypatch.setattr(torch, 'bmm', lambda a, b: seen.append(bool(inside)) or bmm(a, b))

@@ -13,16 +13,26 @@ from mmengine.optim import OptimWrapperDict
 from mmengine.registry import HOOKS  # the root registry: found from every OpenMMLab scope
 from torch import Tensor
 
-from ...ops import REGULARIZERS, regularized_convs, shard_by_cost
+from ...ops import REGULARIZERS, CapturedPenalty, regularized_convs, shard_by_cost
 from ..mmengine_internals import (check_mmengine_internals, found_inf_of, restore_clip_grad,
                                   window_starts, wrap_clip_grad)
 
 
-def _add_to_grad(param: nn.Parameter, term: Tensor) -> None:
-    if param.grad is None:
-        param.grad = term
+def _add_scaled(params: List[nn.Parameter], grads: List[Tensor], factor) -> None:
+    """``param.grad += factor * grad`` for each pair (``factor`` a float or a 0-dim tensor),
+    in a few multi-tensor launches. ``grads`` are only read: they may be a CUDA graph's buffers
+    (:class:`~isonet_det.ops.CapturedPenalty`), so no parameter is left holding one."""
+    grads = [g.to(p.dtype) for p, g in zip(params, grads)]
+    if isinstance(factor, Tensor):
+        terms = [g * factor.to(g.dtype) for g in grads]
     else:
-        param.grad.add_(term)
+        terms = torch._foreach_mul(grads, factor)
+    existing = [(p.grad, t) for p, t in zip(params, terms) if p.grad is not None]
+    for param, term in zip(params, terms):
+        if param.grad is None:
+            param.grad = term
+    if existing:
+        torch._foreach_add_([g for g, _ in existing], [t for _, t in existing])
 
 
 class _Attachment:
@@ -79,6 +89,9 @@ class IsometryRegularizerHook(Hook):
             1st, the ``interval + 1``-th, ...) and nothing in between, so the regulariser costs
             ``1 / interval`` of its time with the same expected update. Default 1: every step,
             exactly the reference.
+        cuda_graph: on CUDA, replay the regulariser from a CUDA graph captured on the first step
+            (:class:`~isonet_det.ops.CapturedPenalty`; recaptured when a weight's storage
+            changes). Same values; the graph keeps its workspace allocated. Default True.
         shard: with ``W > 1`` data-parallel ranks, each rank computes the regulariser for about
             ``1/W`` of the convs (balanced by :func:`isometry_macs`, the same split on every
             rank) and the term rides on DDP's own gradient all-reduce: at the start of each
@@ -99,7 +112,8 @@ class IsometryRegularizerHook(Hook):
                  image_channels: int = 3,
                  regularizer: str = 'isometry',
                  interval: int = 1,
-                 shard: bool = False):
+                 shard: bool = False,
+                 cuda_graph: bool = True):
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f'interval must be an integer >= 1, got {interval!r}')
         if not isinstance(coeff, (int, float)) or not math.isfinite(coeff) or coeff < 0:
@@ -108,7 +122,7 @@ class IsometryRegularizerHook(Hook):
             raise ValueError(f'regularizer must be one of {sorted(REGULARIZERS)}, got '
                              f'{regularizer!r}')
         self.regularizer = regularizer
-        self.penalty = REGULARIZERS[regularizer]
+        self.penalty = CapturedPenalty(REGULARIZERS[regularizer], enabled=cuda_graph)
         self.coeff = float(coeff)
         self.interval = interval
         self.module = module or ''
@@ -264,13 +278,12 @@ class IsometryRegularizerHook(Hook):
             return
         value, grads = self.penalty(convs)
         grad_scale, found_inf = self._loss_scale_terms(att, before_clip)
-        for conv, grad in zip(convs, grads):
-            term = grad.to(conv.weight.dtype).mul_(self.coeff * self.interval)
-            if grad_scale is not None:
-                term.mul_(grad_scale.to(term.dtype))
-            if found_inf is not None:
-                term.mul_(1 - found_inf.to(term.dtype))
-            _add_to_grad(conv.weight, term)
+        factor = self.coeff * self.interval
+        if grad_scale is not None:
+            factor = grad_scale.float() * factor
+        if found_inf is not None:
+            factor = (1 - found_inf.float()) * factor
+        _add_scaled([c.weight for c in convs], grads, factor)
         self._record(value)
 
     def _add_sharded_gradient(self, att: _Attachment) -> None:
@@ -282,11 +295,10 @@ class IsometryRegularizerHook(Hook):
         value, grads = self.penalty(convs) if convs else (None, [])
         scaler = getattr(att.optim_wrapper, 'loss_scaler', None)
         factor = self.coeff * self.interval * self._world_size
-        for conv, grad in zip(convs, grads):
-            term = grad.to(conv.weight.dtype).mul_(factor)
-            if scaler is not None:
-                term = scaler.scale(term)  # the loss's scale, on the device, no host read
-            _add_to_grad(conv.weight, term)
+        if scaler is not None and convs:
+            # the loss's scale, on the device, no host read
+            factor = scaler.scale(torch.ones((), device=convs[0].weight.device)) * factor
+        _add_scaled([c.weight for c in convs], grads, factor)
         # every rank records a value at the same steps (zero for an empty shard)
         self._record(value if value is not None else torch.zeros((), device=self._device))
 

@@ -6,17 +6,19 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 from torch import Tensor
 
+from ...ops.srelu_backward import srelu_backward
+
 
 class SReLUFunction(torch.autograd.Function):
     """``y = max(x, b)`` that keeps only its output for the backward.
 
     The reference's ``relu(x - b) + b`` under autograd keeps ``relu``'s output, a second
     activation-sized tensor beside ``y`` (which the next conv keeps as its input anyway), and
-    runs three passes. Here the forward is one pass (in place with ``inplace``), the backward
-    recovers the mask from ``y - b > 0`` (exact: the rounded difference of two floats has the
-    sign of the difference) and gives the reference's gradients
+    runs three passes. Here the forward is one pass (in place with ``inplace``), and the backward
+    (:func:`~isonet_det.ops.srelu_backward`: one pass on GPUs) recovers the mask from ``y > b``
+    (``y > b`` iff ``x > b``) and gives the reference's gradients
 
-        dL/dx = g [y > b],    dL/db = sum g - sum g [y > b]   (over the dims b broadcasts on)
+        dL/dx = g [y > b],    dL/db = sum g [y <= b]   (over the dims b broadcasts on)
 
     (at a tie ``x == b`` the gradient goes to ``b``). The value is ``max(x, b)`` exactly, where the
     reference form rounds ``x - b``.
@@ -36,10 +38,7 @@ class SReLUFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         y, b = ctx.saved_tensors
-        grad_x = torch.ops.aten.threshold_backward(grad, y - b, 0)
-        grad_b = None
-        if ctx.needs_input_grad[1]:
-            grad_b = grad.sum_to_size(b.shape) - grad_x.sum_to_size(b.shape)
+        grad_x, grad_b = srelu_backward(grad, y, b, ctx.needs_input_grad[1])
         return grad_x, grad_b, None
 
 

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Every GPU check of the project in one run, on a bare GPU machine that has torch (with Triton)
+# but no mmengine / mmcv / mmdet and no package index: installs the wheels prepared beforehand,
+# runs the GPU correctness checks and the benchmark's GPU sections, and writes their tables to
+# a folder. About 5-8 minutes on one H200.
+#
+#   bash tools/benchmarks/gpu_check.sh [OUT_DIR]     # default: $OUT, else work_dirs/gpu_check
+#
+# Prepare the wheels on any machine with pip and the package index (Python 3.12 here; for
+# another Python, change --python-version), into .gpu_wheels/ (git-ignored):
+#
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux2014_x86_64 -d .gpu_wheels \
+#       mmengine==0.10.7 addict termcolor yapf platformdirs pycocotools
+#   # mmcv without its compiled ops (a pure-Python wheel, built in seconds):
+#   pip download --no-deps --no-binary :all: mmcv==2.1.0 -d /tmp/mmcv && cd /tmp/mmcv \
+#       && tar xzf mmcv-2.1.0.tar.gz && cd mmcv-2.1.0 && pip install 'setuptools<70' wheel \
+#       && MMCV_WITH_OPS=0 pip wheel --no-deps --no-build-isolation . -w "$OLDPWD/.gpu_wheels"
+#
+# With mmcv's CUDA ops and mmdet among the wheels, the benchmark's detector section runs too.
+# Environment: ISONET_GPU_WHEELS (default .gpu_wheels), REPEATS (default 10), IMAGE (800x1344).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT_DIR=${1:-${OUT:-work_dirs/gpu_check}}
+WHEELS=${ISONET_GPU_WHEELS:-.gpu_wheels}
+REPEATS=${REPEATS:-10}
+IMAGE=${IMAGE:-800x1344}
+mkdir -p "$OUT_DIR"
+SITE=$(mktemp -d)
+if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
+    "$WHEELS"/*.whl || { echo "[gpu] ERROR: installing the wheels of $WHEELS failed" >&2; exit 1; }
+fi
+export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+python3 -c 'import torch, mmengine, mmcv, isonet_det; assert torch.cuda.is_available()' \
+  || { echo "[gpu] ERROR: needs a CUDA GPU, and mmengine + mmcv (see the header)" >&2; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT_DIR/machine.txt"
+python3 -c 'import torch, triton, sys; print(sys.version.split()[0], torch.__version__, triton.__version__)' \
+  >> "$OUT_DIR/machine.txt"
+status=0
+step() {  # name, timeout in s, command...
+  local name=$1 limit=$2
+  shift 2
+  echo "[gpu] $name" >&2
+  timeout "$limit" "$@" 2>&1 | tee "$OUT_DIR/$name.txt"
+  local rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || { echo "[gpu] $name exited $rc" >&2; status=1; }
+}
+B=(python3 tools/benchmarks/benchmark.py --device cuda --repeats "$REPEATS" --image-size "$IMAGE")
+step checks 120 python3 tools/benchmarks/gpu_checks.py
+step bench 240 "${B[@]}" --only penalty,backbone,srelu,inference,shard,detector
+step compile 200 "${B[@]}" --only compile
+exit $status
