@@ -69,7 +69,8 @@ def write_files(folder: str) -> dict:
         meta=dict(epoch=12, iter=90_000, seed=0, classes=[f'class{i}' for i in range(80)]))
     files = {
         'training checkpoint': big,
-        '5,000 small tensors': {f'layer{i}.weight': torch.randn(8) for i in range(5000)},
+        '5,000 small tensors': {f'layer{i}.weight': torch.randn(8)
+                                for i in range(5000)},
         'legacy format (ResNet-50)': state,
     }
     paths = {}
