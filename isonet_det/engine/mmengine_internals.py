@@ -19,13 +19,20 @@ touch point                               used for
                                           bookkeeping is checked against the work dir)
 ``HistoryBuffer._set_default_statistics``  a loaded HistoryBuffer gets the class defaults, as
                                           its constructor gives them
+``OneCycleParamScheduler._annealing_*``   the two functions a OneCycleLR state names
 ========================================  =================================================
+
+And one thing mmengine does with checkpoint data that the package undoes: it executes config
+text a checkpoint carries (``Config.fromstring``); :func:`config_text_readers` finds the modules
+that do, for the test that holds them to the keys ``checkpoint.CONFIG_TEXT`` drops.
 """
+import os
+import os.path as osp
 from typing import Callable, List, Optional
 
 __all__ = [
     'check_mmengine_internals', 'window_starts', 'wrap_clip_grad', 'restore_clip_grad',
-    'found_inf_of', 'checkpoint_schemes', 'resumed_checkpoint'
+    'found_inf_of', 'checkpoint_schemes', 'resumed_checkpoint', 'config_text_readers'
 ]
 
 
@@ -45,6 +52,10 @@ def _missing() -> List[str]:
         missing.append('CheckpointLoader._schemes')
     if not hasattr(HistoryBuffer, '_set_default_statistics'):
         missing.append('HistoryBuffer._set_default_statistics')
+    from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler
+    for name in ('_annealing_cos', '_annealing_linear'):
+        if not hasattr(OneCycleParamScheduler, name):
+            missing.append(f'OneCycleParamScheduler.{name}')
     init = Runner.__init__.__code__.co_names
     for name in ('_resume', '_load_from'):
         if name not in init:
@@ -114,3 +125,20 @@ def resumed_checkpoint(runner) -> Optional[str]:
     if not runner._resume:
         return None
     return runner._load_from or find_latest_checkpoint(runner.work_dir)
+
+
+def config_text_readers(package) -> List[str]:
+    """The modules of ``package`` (mmengine, mmdet) that call ``Config.fromstring``, which
+    executes the text it is given, outside ``<package>.config`` itself."""
+    root = osp.dirname(package.__file__)
+    found = []
+    for folder, _, files in os.walk(root):
+        for name in sorted(files):
+            path = osp.join(folder, name)
+            module = osp.relpath(path, osp.dirname(root))[:-3].replace(os.sep, '.')
+            if not name.endswith('.py') or module.startswith(f'{package.__name__}.config.'):
+                continue
+            with open(path, encoding='utf-8', errors='replace') as f:
+                if 'fromstring(' in f.read():
+                    found.append(module)
+    return sorted(found)

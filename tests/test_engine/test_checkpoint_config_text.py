@@ -17,6 +17,7 @@ from tiny_runner import TinyModel, make_runner
 
 from isonet_det.engine import load_checkpoint_file
 from isonet_det.engine.checkpoint import CONFIG_TEXT
+from isonet_det.engine.mmengine_internals import config_text_readers
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 DEMO = osp.join(ROOT, 'configs', 'demo', 'mask-rcnn_risonet18_fpn_shapes.py')
@@ -116,6 +117,19 @@ def test_genuine_config_text_is_dropped_unless_trusted(tmp_path, monkeypatch):
     assert loaded['meta']['epoch'] == 1 and loaded['state_dict'].keys() == raw['state_dict'].keys()
     monkeypatch.setenv('ISONET_TRUSTED_CHECKPOINTS', path)
     assert load_checkpoint_file(path)['meta']['cfg'] == raw['meta']['cfg']
+
+
+def test_every_place_that_executes_config_text_is_known():
+    """Runner.resume and FlexibleRunner.resume read meta['config'], the inferencers
+    message_hub.runtime_info['cfg'] then meta['cfg'] (CONFIG_TEXT); mmdet executes none."""
+    import mmdet
+    import mmengine
+    assert config_text_readers(mmengine) == [
+        'mmengine.infer.infer', 'mmengine.runner._flexible_runner', 'mmengine.runner.runner'
+    ]
+    assert config_text_readers(mmdet) == []
+    assert sorted(CONFIG_TEXT) == [('message_hub', 'runtime_info', 'cfg'), ('meta', 'cfg'),
+                                   ('meta', 'config')]
 
 
 @pytest.mark.parametrize('trusted', [False, True])
