@@ -219,7 +219,8 @@ def _hash_safe(key) -> bool:
     if key is None or kind is bool or kind is torch.dtype:
         return True
     return kind is tuple and len(key) <= _MAX_KEY_TUPLE and all(
-        type(v) in (str, bytes, bool) and len(str(v)) <= _MAX_KEY_LEN or v is None for v in key)
+        type(v) in (str, bytes) and len(v) <= _MAX_KEY_LEN or v is None or type(v) is bool
+        for v in key)
 
 
 class _Budget:
@@ -527,7 +528,9 @@ class _Namespace(_Handler):
         _check(type(state) is dict, 'Namespace state must be a dict')
         load.budget.charge(_OBJECT_COST * len(state))
         _check(
-            all(type(k) is str and k.isidentifier() and not k.startswith('__') for k in state),
+            all(
+                type(k) is str and len(k) <= _MAX_KEY_LEN and k.isidentifier()
+                and not k.startswith('__') for k in state),
             'Namespace attribute names must be identifiers without a leading __')
         obj.__dict__.update(state)
 
