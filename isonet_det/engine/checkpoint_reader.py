@@ -1069,7 +1069,8 @@ def _zip_records(stream, size: int) -> _ZipRecords:
     return _ZipRecords(zf, stream, size)
 
 
-def _read_zip(records: _ZipRecords, restore: Callable, budget: _Budget):
+def _zip_prefix(records: _ZipRecords, budget: _Budget) -> str:
+    """``<name>/`` of the archive's one ``<name>/data.pkl``, every record under it."""
     names = records.names()
     pickles = [n for n in names if n.endswith('/data.pkl') and n.count('/') == 1]
     _malformed(len(pickles) == 1, 'a zip file without one <name>/data.pkl record')
@@ -1079,6 +1080,12 @@ def _read_zip(records: _ZipRecords, restore: Callable, budget: _Budget):
     if prefix + 'byteorder' in names:
         order = records.read(prefix + 'byteorder', budget)
         _check(order == b'little', 'the file was written on a {}-endian machine', order)
+    return prefix
+
+
+def _zip_storages(records: _ZipRecords, prefix: str, restore: Callable) -> Callable:
+    """The persistent-id loader of a zip archive: each storage read once, from a record of
+    exactly its declared size, into its own memory."""
     storages: Dict[str, _Storage] = {}
 
     def persistent_load(pid):
@@ -1097,58 +1104,73 @@ def _read_zip(records: _ZipRecords, restore: Callable, budget: _Budget):
         storages[key] = _Storage(_restored(buffer.untyped_storage(), location, restore), kind.dtype)
         return storages[key]
 
-    return _unpickle(io.BytesIO(records.read(pickles[0], budget)), persistent_load, budget)
+    return persistent_load
+
+
+def _read_zip(records: _ZipRecords, restore: Callable, budget: _Budget):
+    prefix = _zip_prefix(records, budget)
+    data = records.read(prefix + 'data.pkl', budget)
+    return _unpickle(io.BytesIO(data), _zip_storages(records, prefix, restore), budget)
+
+
+class _LegacyStorages:
+    """The storages of a legacy file: each made (empty) when the object names it, only while all
+    declared so far fit in the rest of the file, then filled in the order of the key list."""
+
+    def __init__(self, stream: '_Bounded', size: int, restore: Callable):
+        self.stream, self.size, self.restore = stream, size, restore
+        self.storages: Dict[str, tuple] = {}  # key -> (_Storage, CPU buffer, element count)
+        self.declared = 0
+
+    def declare(self, pid) -> _Storage:
+        _, kind, key, location, numel, view = _storage_id(pid, 6)
+        _check(view is None, 'legacy storage views are not supported')
+        if key in self.storages:
+            storage, _, count = self.storages[key]
+            _check(storage.dtype == kind.dtype and count == numel, 'storage {} declared twice', key)
+            return storage
+        nbytes = numel * _ELEMENT_SIZES[kind.dtype]
+        self.declared += nbytes + 8
+        _malformed(self.declared <= self.size - self.stream.tell(),
+                   'the storages declared are larger than the file')
+        buffer = torch.empty(nbytes, dtype=torch.uint8)
+        storage = _Storage(_restored(buffer.untyped_storage(), location, self.restore), kind.dtype)
+        self.storages[key] = (storage, buffer, numel)
+        return storage
+
+    def fill(self, keys):
+        _check(
+            type(keys) is list and all(type(k) is str for k in keys)
+            and len(keys) == len(self.storages) and set(keys) == set(self.storages),
+            'the legacy storage list does not match the storages its tensors use')
+        for key in keys:
+            storage, buffer, numel = self.storages[key]
+            head = self.stream.read(8)
+            _malformed(
+                len(head) == 8 and struct.unpack('<q', head)[0] == numel,
+                'storage {}: the element count in the file differs from its declaration', key)
+            _read_into(self.stream, buffer, f'storage {key}')
+            if storage.untyped.data_ptr() != buffer.data_ptr():  # map_location moved it
+                storage.untyped.copy_(buffer.untyped_storage())
 
 
 def _read_legacy(stream, size: int, restore: Callable, budget: _Budget):
     """PyTorch < 1.6: magic number, protocol, sys info, the object, the storage keys (five
-    pickles), then each storage as an int64 element count and its bytes. A storage is made
-    (empty) when the object names it, only while all declared so far fit in the rest of the
-    file, and filled once the keys are read."""
+    pickles), then each storage as an int64 element count and its bytes; one pass."""
     bounded = _Bounded(stream, size)
     magic = _unpickle(bounded, None, budget)
     _malformed(
-        magic == _LEGACY_MAGIC, 'not a torch checkpoint (neither a zip archive nor a '
-        'legacy file: no magic number)')
-    _malformed(_unpickle(bounded, None, budget) == _LEGACY_PROTOCOL, 'unknown legacy protocol')
+        _is_int(magic) and magic == _LEGACY_MAGIC, 'not a torch checkpoint (neither a zip '
+        'archive nor a legacy file: no magic number)')
+    protocol = _unpickle(bounded, None, budget)
+    _malformed(_is_int(protocol) and protocol == _LEGACY_PROTOCOL, 'unknown legacy protocol')
     info = _unpickle(bounded, None, budget)
     _check(
         type(info) is dict and info.get('little_endian') is True,
         'the legacy file was not written on a little-endian machine')
-    storages: Dict[str, tuple] = {}  # key -> (_Storage, CPU buffer, element count)
-    declared = [0]
-
-    def persistent_load(pid):
-        _, kind, key, location, numel, view = _storage_id(pid, 6)
-        _check(view is None, 'legacy storage views are not supported')
-        if key in storages:
-            _check(storages[key][0].dtype == kind.dtype and storages[key][2] == numel,
-                   'storage {} declared twice', key)
-            return storages[key][0]
-        nbytes = numel * _ELEMENT_SIZES[kind.dtype]
-        declared[0] += nbytes + 8
-        _malformed(declared[0] <= size - bounded.tell(),
-                   'the storages declared are larger than the file')
-        buffer = torch.empty(nbytes, dtype=torch.uint8)
-        storage = _Storage(_restored(buffer.untyped_storage(), location, restore), kind.dtype)
-        storages[key] = (storage, buffer, numel)
-        return storage
-
-    result = _unpickle(bounded, persistent_load, budget)
-    keys = _unpickle(bounded, None, budget)
-    _check(
-        type(keys) is list and all(type(k) is str for k in keys) and len(keys) == len(storages)
-        and set(keys) == set(storages),
-        'the legacy storage list does not match the storages its tensors use')
-    for key in keys:
-        storage, buffer, numel = storages[key]
-        head = bounded.read(8)
-        _malformed(
-            len(head) == 8 and struct.unpack('<q', head)[0] == numel,
-            'storage {}: the element count in the file differs from its declaration', key)
-        _read_into(bounded, buffer, f'storage {key}')
-        if storage.untyped.data_ptr() != buffer.data_ptr():  # map_location moved it
-            storage.untyped.copy_(buffer.untyped_storage())
+    storages = _LegacyStorages(bounded, size, restore)
+    result = _unpickle(bounded, storages.declare, budget)
+    storages.fill(_unpickle(bounded, None, budget))
     return result
 
 
