@@ -12,5 +12,10 @@ from .models import *  # noqa: F401,F403
 from .ops import conv_kernel_gram, isometry_penalty  # noqa: F401
 from .version import __version__  # noqa: F401
 
-# mmengine resolves `<module>::<config>` only for the packages it lists
-_MODULE2PACKAGE.setdefault('isonet_det', 'isonet-det')
+# mmengine resolves `<scope>::<config>` only for the scopes MODULE2PACKAGE lists. It asks
+# pkg_resources for the distribution the value names and reads `<its location>/<module>/.mim`:
+# site-packages/isonet_det/.mim for a wheel, but nothing for an editable install (`pip install
+# -e .`), whose metadata is in site-packages and whose package is in the checkout. A module name
+# that names no distribution takes mmengine's other branch, the folder of
+# `importlib.util.find_spec(name).origin`: this package's own folder, however it was installed.
+_MODULE2PACKAGE.setdefault('isonet_det', 'isonet_det.version')

@@ -1,7 +1,7 @@
 """The package users install: ``python -m build`` makes an sdist and a wheel that carry the
 configs and tools (``isonet_det/.mim``), the wheel installs into this environment without
 changing any package of the stack, and an ``isonet_det::`` config builds a detector from
-outside the repository."""
+outside the repository, from the wheel and from this environment's editable install."""
 import json
 import os
 import os.path as osp
@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from importlib.metadata import distribution
 
 import pytest
 
@@ -94,3 +95,32 @@ def test_an_isonet_det_config_builds_from_outside_the_repository(dist, tmp_path)
     proc = run([sys.executable, '-c', code], cwd=tmp_path, env=env)
     assert 'MaskRCNN RISONet 34' in proc.stdout, proc.stdout
     assert '--trust-checkpoint' in proc.stdout  # the train tool's help, from the package
+
+
+def test_an_isonet_det_config_resolves_from_an_editable_install(tmp_path):
+    """The project's environments install the package editable (``pip install -e .``, as
+    tools/setup_env.sh and MMDetection's guide do): pip < 25.1 the legacy way for a project
+    without a pyproject.toml (``setup.py develop``, the metadata in the checkout; the oldest
+    stack), newer pip by PEP 660 (the metadata in site-packages, the package in the checkout; the
+    newest stack). ``_base_ = 'isonet_det::...'`` from a folder outside the checkout, after
+    ``import isonet_det``, reads the checkout's configs (``isonet_det/.mim``, linked by
+    setup.py) either way."""
+    distribution('isonet-det')  # installed, not only importable from the checkout
+    config = tmp_path / 'my_config.py'
+    config.write_text(
+        "_base_ = 'isonet_det::risonet/mask-rcnn_risonet50-scratch_fpn_gn-all_6x_coco.py'\n"
+        'model = dict(backbone=dict(depth=101))\n')
+    code = ('import os.path as osp, isonet_det\n'
+            'from mmengine.config import Config\n'
+            'from mmengine.config.utils import MODULE2PACKAGE\n'
+            'from mmengine.utils import get_installed_path\n'
+            f'cfg = Config.fromfile({str(config)!r})\n'
+            'print(osp.dirname(osp.abspath(isonet_det.__file__)))\n'
+            "print(get_installed_path(MODULE2PACKAGE['isonet_det']))\n"
+            'print(cfg.model.type, cfg.model.backbone.type, cfg.model.backbone.depth)\n')
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    proc = run([sys.executable, '-c', code], cwd=tmp_path, env=env)
+    package_dir, lookup_dir, model = proc.stdout.splitlines()[-3:]
+    assert package_dir == osp.join(ROOT, 'isonet_det')  # editable: the checkout's package
+    assert lookup_dir == package_dir  # where mmengine reads .mim/configs
+    assert model == 'MaskRCNN RISONet 101'
