@@ -1186,7 +1186,7 @@ def _read_stream(stream, size: int, restore: Callable, budget: _Budget):
     try:
         records = _zip_records(stream, size) if zipfile.is_zipfile(stream) else None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, struct.error,
-            ValueError, OverflowError) as e:
+            ValueError, OverflowError, OSError) as e:  # OSError: Python 3.8's seek before 0
         raise MalformedCheckpoint(f'a damaged zip archive ({str(e)[:200]})') from None
     if records is not None:
         return _read_zip(records, restore, budget)

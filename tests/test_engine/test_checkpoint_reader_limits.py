@@ -108,11 +108,14 @@ def v3_tensors():
         'float8_e4m3fn': [-2.0, 0.5, 2.0],
         'float8_e5m2': [-2.0, 0.5, 2.0]
     }
-    return {
-        name: torch.tensor(v, dtype=torch.float64 if name.startswith('float') else torch.int64).to(
-            getattr(torch, name))
-        for name, v in values.items() if hasattr(torch, name)
-    }
+    tensors = {}
+    for name, v in values.items():
+        try:  # torch 2.1 has float8 dtypes but cannot save them
+            tensors[name] = torch.tensor(v, dtype=torch.float64).to(getattr(torch, name))
+            saved(tensors[name])
+        except (AttributeError, KeyError, RuntimeError, TypeError):
+            tensors.pop(name, None)
+    return tensors
 
 
 @pytest.mark.parametrize('fmt', ['zip', 'legacy'])
