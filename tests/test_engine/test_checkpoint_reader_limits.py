@@ -249,9 +249,8 @@ def test_deep_nesting_is_refused_with_the_file_name(tmp_path):
 
 
 def test_numel_overflow_is_refused_with_the_file_name(tmp_path):
-    huge = Reduce(torch._utils._rebuild_tensor_v2,
-                  (torch.zeros(1).untyped_storage(), 0, (2**32, 2**32),
-                   (0, 0), False, collections.OrderedDict()))
+    huge = Reduce(torch._utils._rebuild_tensor_v2, (torch.zeros(1).storage(), 0, (2**32, 2**32),
+                                                    (0, 0), False, collections.OrderedDict()))
     path = write(tmp_path, 'numel.pth', saved({'w': huge}))
     with pytest.raises(UntrustedCheckpointError, match='numel.pth.*more than 2\\*\\*63 elements'):
         load_checkpoint_file(path)
@@ -445,8 +444,8 @@ def test_files_that_made_the_reader_hang_finish(tmp_path):
     big = 2**(8 * 262144 - 2)
     big_ints = saved({
         'w':
-        Reduce(torch._utils._rebuild_tensor_v2, (torch.zeros(1).untyped_storage(), 0, (big, ),
-                                                 (big, ), False, collections.OrderedDict()))
+        Reduce(torch._utils._rebuild_tensor_v2,
+               (torch.zeros(1).storage(), 0, (big, ), (big, ), False, collections.OrderedDict()))
     })
     files = {
         'expanded': (expanded, 'LOADED'),
