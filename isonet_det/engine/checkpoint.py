@@ -109,13 +109,15 @@ def drop_config_text(checkpoint):
 
 
 def load_checkpoint_file(filename: str, map_location=None, *, trusted_as: tuple = ()):
-    """Read a local checkpoint without running anything it carries; a trusted file (by its
+    """Read a local checkpoint without running anything it carries, now or later (the config
+    text mmengine would execute is dropped, :func:`drop_config_text`); a trusted file (by its
     path, or by a name in ``trusted_as``: the URLs it was downloaded as) loads with plain
-    ``torch.load``.
+    ``torch.load``, config text included.
 
     Raises:
         FileNotFoundError: no such file.
-        UntrustedCheckpointError: the reader refused it; the message says why and how to trust.
+        UntrustedCheckpointError: the reader refused it; the message names the file, says why,
+            and how to trust it (or, for a file torch.save never writes, not to).
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
