@@ -105,19 +105,22 @@ def round_to_tf32(x: Tensor) -> Tensor:
 class Products:
     """The batched float32 products of the isometry regulariser, at one precision.
 
-    ``'ieee'``: plain float32 products (no TF32), the CPU's and the default's.
+    ``'ieee'``: plain float32 products (no TF32), the default.
 
-    ``'split_tf32'`` (3xTF32, for tensor cores): each operand is split as ``a = a_hi + a_lo``
-    with ``a_hi = round_to_tf32(a)`` (exact in TF32) and ``a_lo = a - a_hi`` (exact in float32,
-    ``|a_lo| < 2**-10 |a|``), and
+    ``'split_tf32'`` (3xTF32, for tensor cores; opt-in): each operand is split as
+    ``a = a_hi + a_lo`` with ``a_hi = round_to_tf32(a)`` (exact in TF32) and
+    ``a_lo = a - a_hi`` (exact in float32, ``|a_lo| < 2**-10 |a|``), and
 
         a b ~= a_hi b_hi + a_hi b_lo + a_lo b_hi
 
     on TF32 tensor cores with float32 accumulation. The dropped ``a_lo b_lo`` and the TF32
-    rounding of ``a_lo`` and ``b_lo`` are each below ``2**-20`` of ``|a||b|``, the order of
-    float32's own rounding of a sum, where plain TF32 (``2**-11``) would be 1000x off for Grams
-    whose target is exactly 0 and 1. On a CPU (no TF32) the low parts are rounded to TF32
-    explicitly and the products run in float32: the twin that the tests compare with float64.
+    rounding of ``a_lo`` and ``b_lo`` are each below ``2**-20`` of ``|a||b|``, where plain TF32
+    (``2**-11``) is 1000x off for Grams whose target is exactly 0 and 1. On a CPU (no TF32) the
+    low parts are rounded to TF32 explicitly and the products run in float32: the twin that the
+    tests compare with float64 (within 2e-6 on a Gram). Measured on an H200 (cuBLAS TF32), the
+    Gram was 7e-6 off and R-ISONet-50's regulariser 1.4e-5 (value) and 1.1e-5 (gradient),
+    against 8e-9 and 5e-7 for ``'ieee'``, so the regulariser uses ``'ieee'`` by default
+    (docs/benchmarks.md).
     A Gram ``a a^T`` takes two products (the cross term once, plus its transpose).
     """
 
@@ -127,14 +130,6 @@ class Products:
         if mode not in self.MODES:
             raise ValueError(f'precision must be one of {self.MODES}, got {mode!r}')
         self.mode = mode
-
-    @classmethod
-    def for_device(cls, device: torch.device) -> 'Products':
-        """``split_tf32`` on CUDA devices with TF32 tensor cores (compute capability >= 8.0),
-        ``ieee`` elsewhere."""
-        if device.type == 'cuda' and torch.cuda.get_device_capability(device)[0] >= 8:
-            return cls('split_tf32')
-        return cls('ieee')
 
     def context(self, device_type: str):
         """The matmul flags these products need on ``device_type``."""

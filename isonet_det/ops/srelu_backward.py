@@ -16,13 +16,14 @@ With ``b`` broadcast along dim 1 of ``y`` ``(N, C, *)`` (or one shared threshold
   channel). Any other layout, a CPU tensor, or tracing by ``torch.compile`` (whose inductor
   fuses the reference ops itself) takes the reference path.
 """
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
-__all__ = ['srelu_backward', 'srelu_backward_reference', 'srelu_backward_triton']
+__all__ = ['srelu_backward', 'srelu_backward_reference', 'srelu_backward_triton', 'srelu_kernel']
 
 
 @lru_cache(maxsize=None)
@@ -118,8 +119,22 @@ def _next_power_of_2(n: int) -> int:
     return 1 << max(0, n - 1).bit_length()
 
 
+_KERNEL = {'enabled': True}
+
+
+@contextmanager
+def srelu_kernel(enabled: bool):
+    """Inside the block, CUDA tensors take the Triton kernels (``True``, the default) or the
+    torch-ops reference (``False``): for benchmarks and checks that compare the two."""
+    previous, _KERNEL['enabled'] = _KERNEL['enabled'], enabled
+    try:
+        yield
+    finally:
+        _KERNEL['enabled'] = previous
+
+
 def _takes_kernel(grad: Tensor, y: Tensor, b: Tensor) -> bool:
-    if not grad.is_cuda or type(grad) is not torch.Tensor:
+    if not _KERNEL['enabled'] or not grad.is_cuda or type(grad) is not torch.Tensor:
         return False  # CPU, or a fake / functional tensor of a tracer
     compiling = getattr(getattr(torch, 'compiler', None), 'is_compiling', None)
     if compiling is not None and compiling():

@@ -55,10 +55,6 @@ def test_ieee_products_are_torch_bmm():
         Products('tf32')
 
 
-def test_cpu_default_is_ieee():
-    assert Products.for_device(torch.device('cpu')).mode == 'ieee'
-
-
 SHAPES = [(64, 256, 1, 1), (256, 64, 1, 1), (256, 512, 1, 2), (64, 64, 3, 1), (128, 128, 3, 2),
           (96, 48, 3, 1)]
 

@@ -48,7 +48,7 @@ from isonet_det.engine.hooks.isometry_regularizer_hook import _add_scaled
 from isonet_det.models import RISONet, SReLU, fold_residual_scales
 from isonet_det.ops import (CapturedPenalty, isometry_penalty, isometry_penalty_and_grads,
                             isometry_penalty_direct, regularized_convs, shard_by_cost)
-from isonet_det.ops.srelu_backward import srelu_backward_reference
+from isonet_det.ops.srelu_backward import srelu_backward_reference, srelu_kernel
 
 SECTIONS = ('penalty', 'shard', 'backbone', 'srelu', 'inference', 'compile', 'detector')
 
@@ -264,8 +264,11 @@ def bench_penalty(args, device, context):
                 lambda p=precision: isometry_penalty_and_grads(convs, precision=p)
         penalty = isometry_penalty_and_grads
         if device.type == 'cuda':
-            penalty = CapturedPenalty(isometry_penalty_and_grads)
-            candidates['hook path, split_tf32, CUDA graph'] = lambda: penalty(convs)
+            for precision in precisions:
+                graph = CapturedPenalty(
+                    lambda c, p=precision: isometry_penalty_and_grads(c, precision=p))
+                candidates[f'hook path, {precision}, CUDA graph'] = lambda g=graph: g(convs)
+            penalty = CapturedPenalty(isometry_penalty_and_grads)  # the default precision
 
         def hook_step():  # what IsometryRegularizerHook runs in each optimizer step
             value, grads = penalty(convs)
@@ -323,9 +326,14 @@ def bench_backbone(args, device, context):
         x = torch.randn(args.batch_size, 3, h, w, device=device).contiguous(memory_format=fmt)
         res = resnet(device, frozen_stages=frozen, norm_eval=frozen >= 0).to(memory_format=fmt)
         iso = risonet(50, device, frozen_stages=frozen).train().to(memory_format=fmt)
-        t_res, t_iso = timed(
-            train_step(res, x, dtype), train_step(iso, x, dtype), repeats=args.repeats)
+        fns = [train_step(res, x, dtype), train_step(iso, x, dtype)]
+        if device.type == 'cuda':  # SReLU's backward by torch ops instead of the kernel
+            fns.append(lambda step=train_step(iso, x, dtype): torch_ops_srelu(step))
+        times = timed(*fns, repeats=args.repeats)
+        t_res, t_iso = times[:2]
         row = [label, ms(t_res), ms(t_iso), f'{t_iso / t_res:.2f}']
+        if device.type == 'cuda':
+            row += [ms(times[2]), f'{times[2] / t_res:.2f}']
         if device.type == 'cuda':
             p_res, p_iso = (peak_step_bytes(train_step(m, x, dtype), device) for m in (res, iso))
         else:
@@ -336,13 +344,20 @@ def bench_backbone(args, device, context):
         context[label] = t_iso
         del res, iso, x
     memory = 'peak step memory' if device.type == 'cuda' else 'saved activations'
-    table(('', 'ResNet-50 ms', 'R-ISONet-50 ms', 'time ratio', f'ResNet-50 {memory}',
-           f'R-ISONet-50 {memory}', 'memory ratio'), rows)
+    header = ['', 'ResNet-50 ms', 'R-ISONet-50 ms', 'time ratio']
+    if device.type == 'cuda':
+        header += ['R-ISONet-50, SReLU bwd by torch ops ms', 'time ratio']
+    table(tuple(header + [f'ResNet-50 {memory}', f'R-ISONet-50 {memory}', 'memory ratio']), rows)
     if 'penalty50' in context:
         print('regulariser (what the hook runs here) against the R-ISONet-50 train step:')
         for label, *_ in backbone_modes(device):
             print(f'  {label}: {ms(context["penalty50"])} ms / {ms(context[label])} ms = '
                   f'{context["penalty50"] / context[label]:.2f}')
+
+
+def torch_ops_srelu(step):
+    with srelu_kernel(False):
+        step()
 
 
 def _srelu_backward_before(grad, y, b):
@@ -372,15 +387,29 @@ def bench_srelu(args, device, context):
                 srelu_backward_reference(g, y, b)
             now, how = traffic.total, 'y > b, where, two sums'
         relu = nn.ReLU()
-        t_srelu, t_relu = timed(
-            lambda: torch.autograd.grad(srelu(x), [x], g),
-            lambda: torch.autograd.grad(relu(x * 1), [x], g),
-            repeats=args.repeats)
-        rows.append(
-            (str(dtype).split('.')[-1], f'{before.total / act:.2f}', f'{now / act:.2f} ({how})',
-             f'{now / before.total:.2f}', ms(t_srelu), ms(t_relu), f'{t_srelu / t_relu:.2f}'))
-    table(('dtype', 'backward bytes before', 'now', 'now / before', 'SReLU fwd+bwd ms',
-           'ReLU (x * 1) fwd+bwd ms', 'ratio'), rows)
+        srelu_step = lambda: torch.autograd.grad(srelu(x * 1), [x, srelu.srelu_bias], g)  # noqa
+        fns = [srelu_step, lambda: torch.autograd.grad(relu(x * 1), [x], g)]
+        if device.type == 'cuda':
+            fns.append(lambda: torch_ops_srelu(srelu_step))
+        times = timed(*fns, repeats=args.repeats)
+        row = [
+            str(dtype).split('.')[-1], f'{before.total / act:.2f}', f'{now / act:.2f} ({how})',
+            f'{now / before.total:.2f}',
+            ms(times[0]),
+            ms(times[1]), f'{times[0] / times[1]:.2f}'
+        ]
+        if device.type == 'cuda':
+            row.append(ms(times[2]))
+            from torch.profiler import ProfilerActivity, profile
+            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                for _ in range(3):
+                    srelu_step()
+                torch.cuda.synchronize()
+            print(prof.key_averages().table(sort_by='cuda_time_total', row_limit=12))
+        rows.append(tuple(row))
+    header = ('dtype', 'backward bytes before', 'now', 'now / before', 'SReLU fwd+bwd ms',
+              'ReLU fwd+bwd ms', 'ratio')
+    table(header + (('SReLU, torch-ops bwd ms', ) if device.type == 'cuda' else ()), rows)
 
 
 def bench_inference(args, device, context):
