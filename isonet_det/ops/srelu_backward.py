@@ -1,4 +1,4 @@
-"""The backward of SReLU ``y = max(x, b)`` (Qi et al. 2020, eq. 7), in one pass on GPUs.
+"""The backward of SReLU ``y = max(x, b)`` (Qi et al. 2020, eq. 7); one pass on GPUs (opt-in).
 
 With ``b`` broadcast along dim 1 of ``y`` ``(N, C, *)`` (or one shared threshold):
 
@@ -6,16 +6,19 @@ With ``b`` broadcast along dim 1 of ``y`` ``(N, C, *)`` (or one shared threshold
 
 (at a tie ``x == b`` the gradient goes to ``b``; ``y > b`` iff ``x > b`` since ``y = max(x, b)``).
 
-- :func:`srelu_backward_reference`: torch ops, every device; the CPU path and the oracle of the
+- :func:`srelu_backward_reference`: torch ops, every device (the default); the oracle of the
   GPU kernels. It reads ``y`` for the mask, ``g`` twice and writes ``dL/dx`` (``y > b`` as a
-  bool mask, ``where``, two per-channel sums).
-- Triton kernels (CUDA): one read of ``g`` and ``y`` and one write of ``dL/dx``, with the
-  per-channel sums of ``g [y <= b]`` accumulated in float32 in the same pass, as partial sums
-  per block that a small deterministic ``sum`` adds up (no atomics). One kernel for
+  bool mask, ``where``, two per-channel sums): 5.5 activations of traffic in float32 where the
+  former ``threshold_backward(g, y - b)`` form moved 7.
+- Triton kernels (CUDA; opt-in, ``ISONET_SRELU_KERNEL=1`` or :func:`srelu_kernel`): one read
+  of ``g`` and ``y`` and one write of ``dL/dx`` (3 activations), with the per-channel sums of
+  ``g [y <= b]`` accumulated in float32 in the same pass, as partial sums per block that a
+  small deterministic ``sum`` adds up (no atomics). One kernel for
   ``(N, C, *)``-contiguous tensors (a row per ``(n, c)``), one for channels-last (a column per
   channel). Any other layout, a CPU tensor, or tracing by ``torch.compile`` (whose inductor
   fuses the reference ops itself) takes the reference path.
 """
+import os
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Optional, Tuple
@@ -43,7 +46,7 @@ def srelu_backward_reference(grad: Tensor,
     """``(dL/dx, dL/db)`` by torch ops. ``b`` broadcasts against ``y``; ``dL/db`` has ``b``'s
     shape (``None`` unless ``needs_grad_b``)."""
     keep = y > b
-    grad_x = torch.where(keep, grad, grad.new_zeros(()))
+    grad_x = torch.where(keep, grad, 0.0)
     if not needs_grad_b:
         return grad_x, None
     return grad_x, grad.sum_to_size(b.shape) - grad_x.sum_to_size(b.shape)
@@ -119,13 +122,16 @@ def _next_power_of_2(n: int) -> int:
     return 1 << max(0, n - 1).bit_length()
 
 
-_KERNEL = {'enabled': True}
+# Off by default: measured on an H200 (docs/benchmarks.md), the kernel runs at memory bandwidth
+# but its launch costs more host time than the torch ops, and R-ISONet-50's eager AMP step at
+# batch 2 is host-bound; ISONET_SRELU_KERNEL=1 turns it on.
+_KERNEL = {'enabled': os.environ.get('ISONET_SRELU_KERNEL', '0') == '1'}
 
 
 @contextmanager
 def srelu_kernel(enabled: bool):
-    """Inside the block, CUDA tensors take the Triton kernels (``True``, the default) or the
-    torch-ops reference (``False``): for benchmarks and checks that compare the two."""
+    """Inside the block, CUDA tensors take the Triton kernels (``True``) or the torch-ops
+    reference (``False``): for benchmarks and checks that compare the two."""
     previous, _KERNEL['enabled'] = _KERNEL['enabled'], enabled
     try:
         yield

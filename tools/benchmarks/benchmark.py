@@ -48,6 +48,7 @@ from isonet_det.engine.hooks.isometry_regularizer_hook import _add_scaled
 from isonet_det.models import RISONet, SReLU, fold_residual_scales
 from isonet_det.ops import (CapturedPenalty, isometry_penalty, isometry_penalty_and_grads,
                             isometry_penalty_direct, regularized_convs, shard_by_cost)
+from isonet_det.ops import srelu_backward as srelu_ops
 from isonet_det.ops.srelu_backward import srelu_backward_reference, srelu_kernel
 
 SECTIONS = ('penalty', 'shard', 'backbone', 'srelu', 'inference', 'compile', 'detector')
@@ -327,13 +328,14 @@ def bench_backbone(args, device, context):
         res = resnet(device, frozen_stages=frozen, norm_eval=frozen >= 0).to(memory_format=fmt)
         iso = risonet(50, device, frozen_stages=frozen).train().to(memory_format=fmt)
         fns = [train_step(res, x, dtype), train_step(iso, x, dtype)]
-        if device.type == 'cuda':  # SReLU's backward by torch ops instead of the kernel
-            fns.append(lambda step=train_step(iso, x, dtype): torch_ops_srelu(step))
+        if device.type == 'cuda':  # SReLU's backward by the Triton kernel, by the old formula
+            step = train_step(iso, x, dtype)
+            fns += [lambda: with_srelu('kernel', step), lambda: with_srelu('before', step)]
         times = timed(*fns, repeats=args.repeats)
         t_res, t_iso = times[:2]
         row = [label, ms(t_res), ms(t_iso), f'{t_iso / t_res:.2f}']
-        if device.type == 'cuda':
-            row += [ms(times[2]), f'{times[2] / t_res:.2f}']
+        for t in times[2:]:
+            row += [ms(t), f'{t / t_res:.2f}']
         if device.type == 'cuda':
             p_res, p_iso = (peak_step_bytes(train_step(m, x, dtype), device) for m in (res, iso))
         else:
@@ -346,7 +348,10 @@ def bench_backbone(args, device, context):
     memory = 'peak step memory' if device.type == 'cuda' else 'saved activations'
     header = ['', 'ResNet-50 ms', 'R-ISONet-50 ms', 'time ratio']
     if device.type == 'cuda':
-        header += ['R-ISONet-50, SReLU bwd by torch ops ms', 'time ratio']
+        header += [
+            'R-ISONet-50, Triton SReLU bwd ms', 'time ratio', 'R-ISONet-50, SReLU bwd before ms',
+            'time ratio'
+        ]
     table(tuple(header + [f'ResNet-50 {memory}', f'R-ISONet-50 {memory}', 'memory ratio']), rows)
     if 'penalty50' in context:
         print('regulariser (what the hook runs here) against the R-ISONet-50 train step:')
@@ -355,9 +360,20 @@ def bench_backbone(args, device, context):
                   f'{context["penalty50"] / context[label]:.2f}')
 
 
-def torch_ops_srelu(step):
-    with srelu_kernel(False):
-        step()
+def with_srelu(backward, step):
+    """Run ``step`` with SReLU's backward by the Triton kernel (``'kernel'``) or by the formula
+    this package had before (``'before'``: the mask from ``y - b``)."""
+    if backward == 'kernel':
+        with srelu_kernel(True):
+            return step()
+    original = srelu_ops.srelu_backward_reference
+    srelu_ops.srelu_backward_reference = lambda g, y, b, needs_grad_b=True: \
+        _srelu_backward_before(g, y, b)
+    try:
+        with srelu_kernel(False):
+            return step()
+    finally:
+        srelu_ops.srelu_backward_reference = original
 
 
 def _srelu_backward_before(grad, y, b):
@@ -380,36 +396,36 @@ def bench_srelu(args, device, context):
         act = y.numel() * y.element_size()
         with TensorTraffic() as before:
             _srelu_backward_before(g, y, b)
-        if device.type == 'cuda':  # the kernel reads g and y and writes dL/dx, once each
-            now, how = 3 * act, 'one pass: the Triton kernel'
-        else:
-            with TensorTraffic() as traffic:
-                srelu_backward_reference(g, y, b)
-            now, how = traffic.total, 'y > b, where, two sums'
+        with TensorTraffic() as now:
+            srelu_backward_reference(g, y, b)
         relu = nn.ReLU()
         srelu_step = lambda: torch.autograd.grad(srelu(x * 1), [x, srelu.srelu_bias], g)  # noqa
         fns = [srelu_step, lambda: torch.autograd.grad(relu(x * 1), [x], g)]
         if device.type == 'cuda':
-            fns.append(lambda: torch_ops_srelu(srelu_step))
+            fns.append(lambda: with_srelu('kernel', srelu_step))
         times = timed(*fns, repeats=args.repeats)
         row = [
-            str(dtype).split('.')[-1], f'{before.total / act:.2f}', f'{now / act:.2f} ({how})',
-            f'{now / before.total:.2f}',
-            ms(times[0]),
-            ms(times[1]), f'{times[0] / times[1]:.2f}'
+            str(dtype).split('.')[-1], f'{before.total / act:.2f}', f'{now.total / act:.2f}',
+            f'{now.total / before.total:.2f}'
         ]
-        if device.type == 'cuda':
-            row.append(ms(times[2]))
+        if device.type == 'cuda':  # the kernel reads g and y and writes dL/dx, once each
+            row.append(f'{3.0:.2f}')
+        row += [ms(times[1]), ms(times[0])] + [ms(t) for t in times[2:]]
+        rows.append(tuple(row))
+        if device.type == 'cuda':  # where the kernel's time goes: device and host
             from torch.profiler import ProfilerActivity, profile
             with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
                 for _ in range(3):
-                    srelu_step()
+                    with_srelu('kernel', srelu_step)
                 torch.cuda.synchronize()
-            print(prof.key_averages().table(sort_by='cuda_time_total', row_limit=12))
-        rows.append(tuple(row))
-    header = ('dtype', 'backward bytes before', 'now', 'now / before', 'SReLU fwd+bwd ms',
-              'ReLU fwd+bwd ms', 'ratio')
-    table(header + (('SReLU, torch-ops bwd ms', ) if device.type == 'cuda' else ()), rows)
+            print(prof.key_averages().table(sort_by='cuda_time_total', row_limit=8))
+    header = ['dtype', 'bwd bytes before', 'torch ops (now)', 'now / before']
+    if device.type == 'cuda':
+        header.append('Triton kernel')
+    header += ['ReLU fwd+bwd ms', 'SReLU fwd+bwd ms']
+    if device.type == 'cuda':
+        header.append('SReLU, Triton bwd ms')
+    table(tuple(header), rows)
 
 
 def bench_inference(args, device, context):
