@@ -57,9 +57,10 @@ if __name__ == '__main__':
         include_package_data=True,  # isonet_det/.mim (MANIFEST.in)
         python_requires='>=3.8',
         # Ranges, not pins: installing into an MMDetection 3.x environment changes none of its
-        # packages. Tested at both ends (tools/setup_env.sh): torch 2.1.2 + torchvision 0.16.2 +
-        # mmengine 0.10.4 and torch 2.14.1 + torchvision 0.29.1 + mmengine 0.10.7, each with
-        # mmcv 2.1.0 (with its compiled ops, built against that torch) and mmdet 3.3.0.
+        # packages. Tested at both ends (tools/setup_env.sh): Python 3.8 + torch 2.1.2 +
+        # torchvision 0.16.2 + mmengine 0.10.4 and Python 3.11 + torch 2.14.1 + torchvision
+        # 0.29.1 + mmengine 0.10.7, each with mmcv 2.1.0 (with its compiled ops, built against
+        # that torch) and mmdet 3.3.0; what lies between is in docs/get_started.md.
         install_requires=[
             'torch>=2.1',
             'torchvision>=0.16',

@@ -3,9 +3,10 @@
 #   bash tools/run_tests.sh [pytest args]         # the newest stack: lint + the whole suite (CI)
 #   bash tools/run_tests.sh --fast [pytest args]  # skip the setup when the environment is
 #                                                 # current, skip lint and the slow tests
-#   ISONET_STACK=oldest bash tools/run_tests.sh   # the oldest stack (torch 2.1.2, CI): the fast
-#                                                 # tests (checkpoint payloads and the wheel's
-#                                                 # install check included) and the demo --quick
+#   ISONET_STACK=oldest bash tools/run_tests.sh   # the oldest stack (Python 3.8, torch 2.1.2,
+#                                                 # CI): pip check, the fast tests (checkpoint
+#                                                 # payloads and the wheel's install check
+#                                                 # included) and the demo --quick
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/stack.sh

@@ -6,13 +6,16 @@
 #                               #    with its extras: MMSegmentation 1.2.2 (ISO-UNet), MMPretrain
 #                               #    1.2.0 and timm 1.0.31 (classification, the NF-ResNet baseline)
 #   ISONET_STACK=oldest bash tools/setup_env.sh
-#                               # oldest -> .venv-oldest: what most MMDetection 3.x users have:
-#                               #    torch 2.1.2 + torchvision 0.16.2, numpy < 2, mmcv 2.1.0 built
-#                               #    with its own flags, mmengine 0.10.4, mmdet 3.3.0, isonet_det
-#                               #    (editable, tests extra only)
+#                               # oldest -> .venv-oldest: MMDetection's documented environment:
+#                               #    Python 3.8, torch 2.1.2 + torchvision 0.16.2, numpy 1.24,
+#                               #    mmcv 2.1.0 built with its own flags, mmengine 0.10.4, mmdet
+#                               #    3.3.0, isonet_det (editable, tests extra only)
 #
 # Environment:
 #   ISONET_STACK=newest|oldest which stack (default newest)
+#   PYTHON=/path/to/python     the interpreter the environment is made from (default: python3
+#                              for newest; for oldest the first Python 3.8 of python3.8 on PATH
+#                              and pyenv's versions, $PYENV_ROOT or ~/.pyenv)
 #   ISONET_VENV=/path          where the environment goes (default .venv / .venv-oldest)
 #   ISONET_WHEEL_CACHE=/path   where the built mmcv wheel is kept (default ~/.cache/isonet-det)
 #   TORCH_CUDA_ARCH_LIST="9.0" build mmcv's CUDA ops for these architectures (default: the
@@ -26,32 +29,67 @@
 # compiled against the installed torch. torch 2.14's headers need C++20 while mmcv's setup.py asks
 # for C++17, so on the newest stack the unpacked source gets that one flag raised (C++ and nvcc)
 # before the build; the oldest stack builds it as it is. 10-20 min on 2 cores for the CPU ops,
-# longer with CUDA ops. The wheel is kept in the cache, keyed by torch version and CUDA
-# architectures, so later environments install it in seconds; on a GPU cluster build it once on a
-# GPU node and share ISONET_WHEEL_CACHE.
+# longer with CUDA ops. The wheel is kept in the cache, keyed by torch version, CUDA
+# architectures and Python, so later environments install it in seconds; on a GPU cluster build
+# it once on a GPU node and share ISONET_WHEEL_CACHE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/stack.sh
 STACK=$ISONET_STACK VENV=$ISONET_VENV
 case "$STACK" in
   newest)
+    PY_VERSION=''  # python3, whichever it is (3.11 tested)
     TORCH_VERSION=2.14.1 TORCHVISION_VERSION=0.29.1 MMENGINE_VERSION=0.10.7
     EXTRA_PINS=() EXTRAS='tests,seg,cls' RAISE_CXX=1
     ENV_GB=6 DOWNLOAD_GB=3 ;;  # measured: 6.1 GB installed, 5.3 GB of it torch, triton and CUDA
   oldest)
+    PY_VERSION=3.8  # MMDetection 3.x's get-started guide: conda create ... python=3.8
     TORCH_VERSION=2.1.2 TORCHVISION_VERSION=0.16.2 MMENGINE_VERSION=0.10.4
-    EXTRA_PINS=('numpy<2')  # torch 2.1 was built against numpy 1
+    EXTRA_PINS=('numpy==1.24.*')  # torch 2.1 was built against numpy 1; 1.24 is 3.8's last
     EXTRAS='tests' RAISE_CXX=0
     ENV_GB=5 DOWNLOAD_GB=3 ;;  # measured: 5.3 GB installed, 4.6 GB of it torch, triton and CUDA
 esac
-PY=${PYTHON:-python3}
 MMCV_VERSION=2.1.0
 MMDET_VERSION=3.3.0
 CACHE=${ISONET_WHEEL_CACHE:-$HOME/.cache/isonet-det}
 
+# The interpreter: PYTHON if set, else python3 (newest) or the first Python $PY_VERSION that runs
+# (oldest) among python$PY_VERSION on PATH and pyenv's installed versions. A pyenv shim on PATH
+# fails unless that version is selected, hence each candidate is run, not just looked up.
+py_minor() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+if [ -n "${PYTHON:-}" ] || [ -z "$PY_VERSION" ]; then
+  PY=${PYTHON:-python3}
+else
+  PY=''
+  for candidate in "python$PY_VERSION" \
+      $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}/versions/$PY_VERSION".*/bin 2>/dev/null | sort -rV); do
+    [ -d "$candidate" ] && candidate="$candidate/python$PY_VERSION"
+    if [ "$(py_minor "$candidate")" = "$PY_VERSION" ]; then
+      PY=$candidate
+      break
+    fi
+  done
+  if [ -z "$PY" ]; then
+    echo "[setup] ERROR: the $STACK stack runs on Python $PY_VERSION, found neither as" \
+         "python$PY_VERSION on PATH nor under ${PYENV_ROOT:-$HOME/.pyenv}/versions: install it" \
+         "(pyenv install $PY_VERSION) or name it with PYTHON=/path/to/python$PY_VERSION" >&2
+    exit 1
+  fi
+fi
+if [ -n "$PY_VERSION" ] && [ "$(py_minor "$PY")" != "$PY_VERSION" ]; then
+  echo "[setup] ERROR: the $STACK stack runs on Python $PY_VERSION; $PY is not one" \
+       "(it runs as Python '$(py_minor "$PY" || true)')" >&2
+  exit 1
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
-  echo "[setup] creating virtual environment in $VENV"
+  echo "[setup] creating virtual environment in $VENV with $PY (Python $(py_minor "$PY"))"
   "$PY" -m venv "$VENV"
+elif [ -n "$PY_VERSION" ] && [ "$(py_minor "$VENV/bin/python")" != "$PY_VERSION" ]; then
+  # an environment made before the stack moved to this Python: say so rather than remove it
+  echo "[setup] ERROR: $VENV runs Python $(py_minor "$VENV/bin/python"), the $STACK stack" \
+       "needs Python $PY_VERSION: remove it (rm -rf $VENV) and run again" >&2
+  exit 1
 fi
 VPY="$(cd "$VENV" && pwd)/bin/python"
 PIP="$VPY -m pip"
@@ -108,6 +146,9 @@ else
   VARIANT=cpu
 fi
 WHEEL_DIR="$CACHE/mmcv-$MMCV_VERSION-torch$TORCH_VERSION-$VARIANT"
+# one wheel per Python in that folder (torch 2.1.2 has had a 3.11 and a 3.8 lane): the one whose
+# tag is this interpreter's, e.g. mmcv-2.1.0-cp38-cp38-linux_x86_64.whl
+PY_TAG=$("$VPY" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
 
 mmcv_ready() {
   "$VPY" - "$CUDA_OK" <<'PY' 2>/dev/null
@@ -119,7 +160,7 @@ PY
 }
 
 if ! mmcv_ready; then
-  if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
+  if ! ls "$WHEEL_DIR"/mmcv-"$MMCV_VERSION-$PY_TAG"-*.whl >/dev/null 2>&1; then
     echo "[setup] building mmcv $MMCV_VERSION ($VARIANT) against torch $TORCH_VERSION:" \
          "13-20 min on 2 cores the first time, cached in $WHEEL_DIR afterwards"
     SRC=$(mktemp -d)
@@ -148,7 +189,7 @@ if ! mmcv_ready; then
     cp "$SRC"/wheel/mmcv-*.whl "$WHEEL_DIR/"
     rm -rf "$SRC"   # the unpacked source and its build tree (hundreds of MB)
   fi
-  $PIP install -q --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-*.whl
+  $PIP install -q --no-deps --force-reinstall "$WHEEL_DIR"/mmcv-"$MMCV_VERSION-$PY_TAG"-*.whl
 fi
 
 # 3. the rest of the stack, pinned, then this package (editable, with the stack's extras: tests,
