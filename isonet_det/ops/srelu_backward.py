@@ -7,9 +7,10 @@ With ``b`` broadcast along dim 1 of ``y`` ``(N, C, *)`` (or one shared threshold
 (at a tie ``x == b`` the gradient goes to ``b``; ``y > b`` iff ``x > b`` since ``y = max(x, b)``).
 
 - :func:`srelu_backward_reference`: torch ops, every device (the default); the oracle of the
-  GPU kernels. It reads ``y`` for the mask, ``g`` twice and writes ``dL/dx`` (``y > b`` as a
-  bool mask, ``where``, two per-channel sums): 5.5 activations of traffic in float32 where the
-  former ``threshold_backward(g, y - b)`` form moved 7.
+  GPU kernels. The mask comes from ``y - b > 0`` (exact: the rounded difference of two floats
+  has the sign of the difference), then ``threshold_backward`` and two per-channel sums: 7
+  activations of traffic. A bool mask with ``where`` moves 5.5 (float32) but measured slower,
+  1.5x on a CPU and 10% of R-ISONet-50's eager AMP step on an H200 (docs/benchmarks.md).
 - Triton kernels (CUDA; opt-in, ``ISONET_SRELU_KERNEL=1`` or :func:`srelu_kernel`): one read
   of ``g`` and ``y`` and one write of ``dL/dx`` (3 activations), with the per-channel sums of
   ``g [y <= b]`` accumulated in float32 in the same pass, as partial sums per block that a
@@ -45,8 +46,7 @@ def srelu_backward_reference(grad: Tensor,
                              needs_grad_b: bool = True) -> Tuple[Tensor, Optional[Tensor]]:
     """``(dL/dx, dL/db)`` by torch ops. ``b`` broadcasts against ``y``; ``dL/db`` has ``b``'s
     shape (``None`` unless ``needs_grad_b``)."""
-    keep = y > b
-    grad_x = torch.where(keep, grad, 0.0)
+    grad_x = torch.ops.aten.threshold_backward(grad, y - b, 0)
     if not needs_grad_b:
         return grad_x, None
     return grad_x, grad.sum_to_size(b.shape) - grad_x.sum_to_size(b.shape)
@@ -123,8 +123,8 @@ def _next_power_of_2(n: int) -> int:
 
 
 # Off by default: measured on an H200 (docs/benchmarks.md), the kernel runs at memory bandwidth
-# but its launch costs more host time than the torch ops, and R-ISONet-50's eager AMP step at
-# batch 2 is host-bound; ISONET_SRELU_KERNEL=1 turns it on.
+# but its launch costs more host time than the torch ops (~0.3 ms a call), and R-ISONet-50's
+# eager AMP step at batch 2 is host-bound; ISONET_SRELU_KERNEL=1 turns it on.
 _KERNEL = {'enabled': os.environ.get('ISONET_SRELU_KERNEL', '0') == '1'}
 
 

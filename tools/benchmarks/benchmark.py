@@ -14,8 +14,8 @@ Sections (``--only`` picks some; all by default):
              float32 (plus bf16 / fp16 autocast, bf16 channels-last and bf16 with the stem and
              stage 1 frozen on a GPU), saved activations (peak memory on a GPU), and the
              regulariser's share of the R-ISONet step;
-  srelu      SReLU's backward: bytes it reads and writes, before (threshold_backward of y - b)
-             and now, and its time beside ReLU's;
+  srelu      SReLU's backward: the bytes it reads and writes (the default torch ops, a bool-mask
+             form, the opt-in Triton kernel), and its time beside ReLU's;
   inference  eval forward, ResNet-50 with BN fused into its convs (mmcv ``fuse_conv_bn``)
              against R-ISONet-50 with its residual scales folded (``fold_residual_scales``);
              bf16 autocast on a GPU;
@@ -328,9 +328,9 @@ def bench_backbone(args, device, context):
         res = resnet(device, frozen_stages=frozen, norm_eval=frozen >= 0).to(memory_format=fmt)
         iso = risonet(50, device, frozen_stages=frozen).train().to(memory_format=fmt)
         fns = [train_step(res, x, dtype), train_step(iso, x, dtype)]
-        if device.type == 'cuda':  # SReLU's backward by the Triton kernel, by the old formula
+        if device.type == 'cuda':  # SReLU's backward by the Triton kernel, by a bool mask
             step = train_step(iso, x, dtype)
-            fns += [lambda: with_srelu('kernel', step), lambda: with_srelu('before', step)]
+            fns += [lambda: with_srelu('kernel', step), lambda: with_srelu('mask', step)]
         times = timed(*fns, repeats=args.repeats)
         t_res, t_iso = times[:2]
         row = [label, ms(t_res), ms(t_iso), f'{t_iso / t_res:.2f}']
@@ -349,8 +349,8 @@ def bench_backbone(args, device, context):
     header = ['', 'ResNet-50 ms', 'R-ISONet-50 ms', 'time ratio']
     if device.type == 'cuda':
         header += [
-            'R-ISONet-50, Triton SReLU bwd ms', 'time ratio', 'R-ISONet-50, SReLU bwd before ms',
-            'time ratio'
+            'R-ISONet-50, Triton SReLU bwd ms', 'time ratio',
+            'R-ISONet-50, SReLU bwd by a bool mask ms', 'time ratio'
         ]
     table(tuple(header + [f'ResNet-50 {memory}', f'R-ISONet-50 {memory}', 'memory ratio']), rows)
     if 'penalty50' in context:
@@ -361,24 +361,22 @@ def bench_backbone(args, device, context):
 
 
 def with_srelu(backward, step):
-    """Run ``step`` with SReLU's backward by the Triton kernel (``'kernel'``) or by the formula
-    this package had before (``'before'``: the mask from ``y - b``)."""
+    """Run ``step`` with SReLU's backward by the Triton kernel (``'kernel'``) or by a bool mask
+    and ``where`` (``'mask'``: fewer bytes than the default's ``y - b``)."""
     if backward == 'kernel':
         with srelu_kernel(True):
             return step()
     original = srelu_ops.srelu_backward_reference
     srelu_ops.srelu_backward_reference = lambda g, y, b, needs_grad_b=True: \
-        _srelu_backward_before(g, y, b)
+        _srelu_backward_by_mask(g, y, b)
     try:
-        with srelu_kernel(False):
-            return step()
+        return step()
     finally:
         srelu_ops.srelu_backward_reference = original
 
 
-def _srelu_backward_before(grad, y, b):
-    """The backward this package had before the one-pass kernel: the mask from ``y - b``."""
-    grad_x = torch.ops.aten.threshold_backward(grad, y - b, 0)
+def _srelu_backward_by_mask(grad, y, b):
+    grad_x = torch.where(y > b, grad, 0.0)
     return grad_x, grad.sum_to_size(b.shape) - grad_x.sum_to_size(b.shape)
 
 
@@ -394,20 +392,17 @@ def bench_srelu(args, device, context):
         b = srelu.srelu_bias.detach().to(dtype).view(1, -1, 1, 1)
         y, g = torch.maximum(x.detach(), b), torch.randn(shape, device=device, dtype=dtype)
         act = y.numel() * y.element_size()
-        with TensorTraffic() as before:
-            _srelu_backward_before(g, y, b)
         with TensorTraffic() as now:
             srelu_backward_reference(g, y, b)
+        with TensorTraffic() as mask:
+            _srelu_backward_by_mask(g, y, b)
         relu = nn.ReLU()
         srelu_step = lambda: torch.autograd.grad(srelu(x * 1), [x, srelu.srelu_bias], g)  # noqa
         fns = [srelu_step, lambda: torch.autograd.grad(relu(x * 1), [x], g)]
         if device.type == 'cuda':
             fns.append(lambda: with_srelu('kernel', srelu_step))
         times = timed(*fns, repeats=args.repeats)
-        row = [
-            str(dtype).split('.')[-1], f'{before.total / act:.2f}', f'{now.total / act:.2f}',
-            f'{now.total / before.total:.2f}'
-        ]
+        row = [str(dtype).split('.')[-1], f'{now.total / act:.2f}', f'{mask.total / act:.2f}']
         if device.type == 'cuda':  # the kernel reads g and y and writes dL/dx, once each
             row.append(f'{3.0:.2f}')
         row += [ms(times[1]), ms(times[0])] + [ms(t) for t in times[2:]]
@@ -419,7 +414,7 @@ def bench_srelu(args, device, context):
                     with_srelu('kernel', srelu_step)
                 torch.cuda.synchronize()
             print(prof.key_averages().table(sort_by='cuda_time_total', row_limit=8))
-    header = ['dtype', 'bwd bytes before', 'torch ops (now)', 'now / before']
+    header = ['dtype', 'bwd bytes: torch ops (default)', 'bool mask + where']
     if device.type == 'cuda':
         header.append('Triton kernel')
     header += ['ReLU fwd+bwd ms', 'SReLU fwd+bwd ms']
