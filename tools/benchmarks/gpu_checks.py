@@ -4,9 +4,9 @@ Needs a CUDA GPU, torch, mmengine and mmcv (its ops not needed). Every check fir
 that the thing under test happened (the kernel ran, the graph replayed, parameters moved, a step
 was skipped), then compares. Prints one line per check; exits 1 if any failed.
 
-  srelu       the Triton backward of SReLU against the torch-ops reference (fp32 / bf16 / fp16,
-              contiguous / channels-last, per-channel and shared thresholds), and through
-              autograd in an R-ISONet block
+  srelu       the (opt-in) Triton backward of SReLU against the torch-ops reference (fp32 /
+              bf16 / fp16, contiguous / channels-last, per-channel and shared thresholds), and
+              through autograd in an R-ISONet block
   graph       CapturedPenalty against the eager regulariser: equal after in-place weight
               updates (replayed, not recaptured), recaptured when a weight is replaced
   precision   split-TF32 products against float64 where plain TF32 is 1000x off
@@ -53,7 +53,8 @@ def check_srelu(device):
             g = torch.randn(shape, device=device, dtype=dtype)
             if kind == 'cl':
                 y, g = (t.contiguous(memory_format=torch.channels_last) for t in (y, g))
-            assert srelu_ops._takes_kernel(g, y, b), (shape, kind, 'kernel not taken')
+            with srelu_ops.srelu_kernel(True):  # opt-in
+                assert srelu_ops._takes_kernel(g, y, b), (shape, kind, 'kernel not taken')
             gx, gb = srelu_ops.srelu_backward_triton(g, y, b)
             rx, rb = srelu_ops.srelu_backward_reference(g.float(), y.float(), b.float())
             assert torch.equal(gx.float(), rx), (shape, kind, dtype, 'dL/dx differs')
@@ -67,13 +68,9 @@ def check_srelu(device):
     srelu = SReLU(64).to(device)
     x = torch.randn(2, 64, 40, 40, device=device, requires_grad=True)
     g = torch.randn(2, 64, 40, 40, device=device)
-    got = torch.autograd.grad(srelu(x * 1), [x, srelu.srelu_bias], g)
-    kernel = srelu_ops._takes_kernel
-    srelu_ops._takes_kernel = lambda *a: False
-    try:
-        want = torch.autograd.grad(srelu(x * 1), [x, srelu.srelu_bias], g)
-    finally:
-        srelu_ops._takes_kernel = kernel
+    with srelu_ops.srelu_kernel(True):
+        got = torch.autograd.grad(srelu(x * 1), [x, srelu.srelu_bias], g)
+    want = torch.autograd.grad(srelu(x * 1), [x, srelu.srelu_bias], g)  # torch ops (default)
     assert torch.equal(got[0], want[0]) and close(got[1], want[1]) < 1e-5
     return 'dL/dx bit-identical; dL/db max relative difference ' + ', '.join(
         f'{k.split(".")[-1]} {v:.1e}' for k, v in worst.items())
