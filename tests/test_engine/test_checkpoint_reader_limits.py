@@ -24,7 +24,7 @@ import torch.nn as nn
 from mmengine.runner import load_checkpoint
 from tiny_runner import make_runner
 
-from isonet_det.engine import UntrustedCheckpointError
+from isonet_det.engine import UntrustedCheckpointError, checkpoint_globals
 from isonet_det.engine import checkpoint_reader as reader
 from isonet_det.engine import checkpoints_of_config, load_checkpoint_file, trust_checkpoint
 from isonet_det.engine.checkpoint import trusted_names
@@ -443,6 +443,7 @@ def test_loads_build_no_error_text(tmp_path, monkeypatch):
         raise AssertionError('an error text was built for a load')
 
     monkeypatch.setattr(reader, '_describe', describe)
+    monkeypatch.setattr(checkpoint_globals, '_describe', describe)
     for path in (genuine, many, types):
         load_checkpoint_file(path)
 
