@@ -79,14 +79,14 @@ _OPCODES = set("""
     PROTO STOP FRAME MARK POP POP_MARK DUP MEMOIZE BINGET LONG_BINGET BINPUT LONG_BINPUT
     NONE NEWTRUE NEWFALSE BININT BININT1 BININT2 LONG1 LONG4 BINFLOAT
     BINUNICODE SHORT_BINUNICODE BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 BINSTRING
-    SHORT_BINSTRING
+    SHORT_BINSTRING BYTEARRAY8
     EMPTY_LIST APPEND APPENDS EMPTY_TUPLE TUPLE TUPLE1 TUPLE2 TUPLE3 EMPTY_DICT SETITEM SETITEMS
     EMPTY_SET ADDITEMS
     GLOBAL STACK_GLOBAL REDUCE NEWOBJ BUILD BINPERSID
     """.split())
 _SIZED = set("""
     BINUNICODE SHORT_BINUNICODE BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 BINSTRING
-    SHORT_BINSTRING
+    SHORT_BINSTRING BYTEARRAY8
     """.split())
 _REFERENCES = {'PROTO', 'STOP', 'FRAME', 'POP', 'POP_MARK', 'DUP', 'BINGET', 'LONG_BINGET'}
 _OPCODE_NAMES = {
@@ -151,6 +151,14 @@ class _Unpickler(pickle._Unpickler):
         _check(len(data) == nbytes, 'the file ends inside an integer')
         self.append(int.from_bytes(data, 'little', signed=True))
 
+    def _bytearray8(self):
+        """Protocol 5's bytearray, read before it is made (pickle's own makes one of the size the
+        file states first)."""
+        nbytes = struct.unpack('<Q', self.read(8))[0]
+        data = self.read(nbytes)
+        _check(len(data) == nbytes, 'the file ends inside a bytearray')
+        self.append(bytearray(data))
+
     def _long1(self):
         self._long(self.read(1)[0])
 
@@ -204,6 +212,7 @@ _OWN_OPCODES = {
     'NEWOBJ': _Unpickler._newobj,
     'BUILD': _Unpickler._build,
     'BINPERSID': _Unpickler._binpersid,
+    'BYTEARRAY8': _Unpickler._bytearray8,
     'LONG1': _Unpickler._long1,
     'LONG4': _Unpickler._long4,
     'SETITEM': _Unpickler._setitem,

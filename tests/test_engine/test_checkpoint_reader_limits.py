@@ -132,6 +132,15 @@ def test_what_torch_weights_only_accepts_loads_the_same(tmp_path, fmt):
         assert all(same(loaded[key], e[key]) for e in expected), key
 
 
+@pytest.mark.parametrize('protocol', [4, 5])
+def test_newer_pickle_protocols_load(tmp_path, protocol):
+    """torch.save(pickle_protocol=4 / 5): frames, memoize, stack globals, EMPTY_SET + ADDITEMS."""
+    obj = dict(torch_types(), frozen_names=('a', 'b'), big=list(range(70_000)))
+    data = saved(obj, pickle_protocol=protocol)
+    loaded = load_checkpoint_file(write(tmp_path, 'p.pth', data))
+    assert same(loaded, torch.load(io.BytesIO(data), weights_only=False))  # a file of this test
+
+
 def test_protocol_2_numpy_and_empty_values_load(tmp_path):
     """Protocol 2 writes b'' as bytes() and an empty array's data as b'' (a metric history that
     starts empty); numpy's arrays and scalars as numpy itself reads them."""
