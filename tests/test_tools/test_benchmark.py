@@ -7,21 +7,27 @@ import sys
 import pytest
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+SCRIPT = osp.join(ROOT, 'tools', 'benchmarks', 'benchmark.py')
 
 
-@pytest.mark.slow
-def test_benchmark_sections_print_their_ratios():
-    proc = subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools', 'benchmarks', 'benchmark.py'), '--only',
-        'penalty,shard,backbone,inference', '--repeats', '1', '--image-size', '64', '--depths', '50'
-    ],
+def run_benchmark(*args, block_mmdet=False):
+    """The benchmark's stdout; ``block_mmdet`` runs it as if mmdet could not be imported."""
+    block = 'sys.modules["mmdet"] = None; ' if block_mmdet else ''
+    code = (f'import runpy, sys; {block}sys.argv = {[SCRIPT, *args]!r}; '
+            'runpy.run_path(sys.argv[0], run_name="__main__")')
+    proc = subprocess.run([sys.executable, '-c', code],
                           cwd=ROOT,
                           capture_output=True,
                           text=True,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_benchmark_sections_print_their_ratios():
+    out = run_benchmark('--only', 'penalty,shard,backbone,inference', '--repeats', '1',
+                        '--image-size', '64', '--depths', '50')
     for section in ('penalty', 'shard', 'backbone', 'inference'):
         assert f'## {section}' in out
     # every form of the penalty agrees with float64
@@ -38,17 +44,14 @@ def test_benchmark_sections_print_their_ratios():
 def test_benchmark_runs_without_mmdet():
     """A GPU machine with torch, mmengine and mmcv without ops cannot import mmdet: the BN
     baseline is then torchvision's ResNet-50 and the detector section says why it is skipped."""
-    script = osp.join(ROOT, 'tools', 'benchmarks', 'benchmark.py')
-    code = ('import runpy, sys; sys.modules["mmdet"] = None; sys.argv = [' + repr(script) +
-            ', "--only", "backbone,srelu,detector", "--repeats", "1", "--image-size", "64x96"]; '
-            'runpy.run_path(sys.argv[0], run_name="__main__")')
-    proc = subprocess.run([sys.executable, '-c', code],
-                          cwd=ROOT,
-                          capture_output=True,
-                          text=True,
-                          timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout
+    out = run_benchmark(
+        '--only',
+        'backbone,srelu,detector',
+        '--repeats',
+        '1',
+        '--image-size',
+        '64x96',
+        block_mmdet=True)
     assert "baseline torchvision's ResNet-50 (mmdet not importable" in out
     assert re.search(r'stem \+ stage 1 frozen, fp32\s+[\d.]+\s+[\d.]+', out)
     assert re.search(r'float32\s+7\.0\d\s+5\.5\d\s+[\d.]+\s+[\d.]+', out), out
