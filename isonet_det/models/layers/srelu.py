@@ -15,8 +15,9 @@ class SReLUFunction(torch.autograd.Function):
     The reference's ``relu(x - b) + b`` under autograd keeps ``relu``'s output, a second
     activation-sized tensor beside ``y`` (which the next conv keeps as its input anyway), and
     runs three passes. Here the forward is one pass (in place with ``inplace``), and the backward
-    (:func:`~isonet_det.ops.srelu_backward`: one pass on GPUs) recovers the mask from ``y > b``
-    (``y > b`` iff ``x > b``) and gives the reference's gradients
+    (:func:`~isonet_det.ops.srelu_backward.srelu_backward`; a one-pass Triton kernel on GPUs is
+    opt-in) recovers the mask from ``y - b > 0`` (exact: the rounded difference of two floats has
+    the sign of the difference) and gives the reference's gradients
 
         dL/dx = g [y > b],    dL/db = sum g [y <= b]   (over the dims b broadcasts on)
 
