@@ -1,4 +1,5 @@
 """A regulariser's value and gradients replayed from a CUDA graph."""
+import warnings
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
@@ -16,7 +17,8 @@ class CapturedPenalty:
     graph replays them in one launch. The graph reads the weights in place, so it stays valid as
     long as every weight keeps its storage, shape, dtype and ``requires_grad`` (an optimizer
     step updates weights in place); when any of these changes, or another list of convs comes,
-    it is captured again. Off CUDA, or with ``enabled=False``, ``penalty`` simply runs.
+    it is captured again. Off CUDA, or with ``enabled=False``, ``penalty`` simply runs; if a
+    capture fails, a warning says why and it runs without a graph from then on.
 
     The returned ``grads`` are the graph's own output buffers, overwritten by the next call:
     read them (or copy them) before calling again, and never hand them out as a parameter's
@@ -49,7 +51,13 @@ class CapturedPenalty:
             return self.penalty(convs)
         key = self._key_of(convs)
         if key != self._key:
-            self._capture(convs)
+            try:
+                self._capture(convs)
+            except RuntimeError as e:  # a torch or driver that cannot capture: run eagerly
+                warnings.warn(f'CapturedPenalty: capturing the regulariser in a CUDA graph '
+                              f'failed ({e}); it runs without a graph from now on')
+                self.enabled, self._graph = False, None
+                return self.penalty(convs)
             self._key = key
         self._graph.replay()
         return self._value.clone(), self._grads
