@@ -30,9 +30,11 @@ What it guarantees, for any file:
   what ``torch.save`` writes (a damaged or crafted archive) is a :class:`MalformedCheckpoint`.
 
 What it does not guarantee: that the values are sensible for the program that reads them (a
-learning rate, a class name, a path kept in ``meta``), or anything about files loaded with
-``torch.load`` after the user trusted them (see :mod:`isonet_det.engine.checkpoint`, which also
-drops the config text mmengine would execute).
+learning rate, a class name, a path kept in ``meta``); a bound on the zip central directory, which
+Python's ``zipfile`` parses before any check here (about 0.5 KB of memory per record, outside the
+budget: linear in the file's size, at most about seven times it, for records of one-letter
+names); or anything about files loaded with ``torch.load`` after the user trusted them (see
+:mod:`isonet_det.engine.checkpoint`, which also drops the config text mmengine would execute).
 
 Formats: zip (``torch.save`` since PyTorch 1.6) and legacy (PyTorch < 1.6, the reference ImageNet
 checkpoints, ``_use_new_zipfile_serialization=False``). TorchScript archives and the old tar
