@@ -1,6 +1,6 @@
 """Time and peak memory of the checkpoint reader against ``torch.load(weights_only=True)``.
 
-    .venv/bin/python tests/test_engine/benchmark_checkpoint_reader.py [--repeat 5] [--keep DIR]
+    .venv/bin/python tools/benchmarks/checkpoint_reader.py [--repeat 5] [--keep DIR]
 
 Writes three files torch's weights-only loader also reads (a 231 MB training checkpoint: a
 ResNet-50 state dict, its SGD momentum buffers and a 26 MB head; 5,000 small tensors; the ResNet-50
