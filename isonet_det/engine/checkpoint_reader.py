@@ -478,8 +478,21 @@ class _ZipRecords:
         _read_into(self.stream, buffer, f'record {name}')
 
 
+def _check_zip_layout(zf: zipfile.ZipFile, stream):
+    """Refuse a zip that other readers may see otherwise: torch decides by the first bytes
+    (a local header) and reads the central directory at the offset its end record states, where
+    Python's ``zipfile`` would move every offset by the bytes found before the archive."""
+    stream.seek(0)
+    _malformed(stream.read(4) == b'PK\x03\x04', 'a zip archive that does not start with a local '
+               'header (other readers would read what comes before it)')
+    end = zipfile._EndRecData(stream)  # as ZipFile read it: the zip64 record's values if any
+    _malformed(end is not None and end[zipfile._ECD_OFFSET] == zf.start_dir,
+               'a zip archive whose central directory is not where its end record says')
+
+
 def _zip_records(stream, size: int) -> _ZipRecords:
     zf = zipfile.ZipFile(stream)  # reads the central directory only
+    _check_zip_layout(zf, stream)
     if any(n.endswith('constants.pkl') or '/code/' in n for n in zf.namelist()):
         raise CheckpointRefused(
             'it is a TorchScript archive (torch.jit.save), not a checkpoint: loading it would '
@@ -601,9 +614,24 @@ def _is_tar(stream) -> bool:
         return False
 
 
+def _is_zip(stream) -> bool:
+    """As torch decides: by a local header at the start; a file that holds a zip archive
+    elsewhere is refused as malformed (Python's ``zipfile`` would read it, torch would not)."""
+    stream.seek(0)
+    if stream.read(4) == b'PK\x03\x04':
+        return True
+    try:
+        zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, struct.error,
+            ValueError, OverflowError, OSError):
+        return False
+    raise MalformedCheckpoint('a zip archive after other content (torch reads such a file from '
+                              'its first bytes, as another format)')
+
+
 def _read_stream(stream, size: int, restore: Callable, budget: _Budget):
     try:
-        records = _zip_records(stream, size) if zipfile.is_zipfile(stream) else None
+        records = _zip_records(stream, size) if _is_zip(stream) else None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, struct.error,
             ValueError, OverflowError, OSError) as e:  # OSError: Python 3.8's seek before 0
         raise MalformedCheckpoint(f'a damaged zip archive ({str(e)[:200]})') from None

@@ -1,0 +1,164 @@
+"""The checkpoint reader against a hostile tester's third round: files other readers see
+otherwise, trust through URL names, shared-reference nesting, the budget as a memory bound, and
+errors that were not the reader's refusal (one test per finding)."""
+import io
+import os
+import struct
+import zipfile
+import zlib
+
+import pytest
+import torch
+from payloads import TouchPayload
+
+from isonet_det.engine import UntrustedCheckpointError, load_checkpoint_file
+
+
+def saved(obj, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf, **kwargs)
+    return buf.getvalue()
+
+
+def write(tmp_path, name, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def refused_as_malformed(path: str) -> str:
+    with pytest.raises(UntrustedCheckpointError) as err:
+        load_checkpoint_file(path)
+    message = str(err.value)
+    assert path in message and 'do not trust it' in message, message
+    assert '--trust-checkpoint' not in message and 'ISONET_TRUSTED' not in message, message
+    return message
+
+
+# 1. one file, two readings ------------------------------------------------------------------
+
+
+def two_archives(first: bytes, second: bytes) -> bytes:
+    """``first``'s records and central directory, then ``second``'s records, then a central
+    directory of ``first``'s size whose offsets point into ``second`` less the bytes before it,
+    and ``first``'s end record: torch reads the central directory where the end record says
+    (``first``), Python's zipfile where it finds it and moves every offset by the difference
+    (``second``)."""
+    end = first[-22:]
+    assert end[:4] == b'PK\x05\x06'
+    size, start = struct.unpack('<II', end[12:20])
+    central = bytearray(first[start:start + size])
+    body = bytearray(first[:start + size])
+    other = zipfile.ZipFile(io.BytesIO(second))
+    entries, i = [], 0
+    while i < len(central):
+        name_len, extra_len, comment_len = struct.unpack('<HHH', central[i + 28:i + 34])
+        entries.append((i, central[i + 46:i + 46 + name_len].decode()))
+        i += 46 + name_len + extra_len + comment_len
+    offsets = {}
+    for _, name in entries:
+        data = other.read(name)
+        offsets[name] = len(body)
+        body += struct.pack('<4s5H3L2H', b'PK\x03\x04', 20, 0, 0, 0, 0, zlib.crc32(data),
+                            len(data), len(data), len(name), 0) + name.encode() + data
+    shift = len(body) - start
+    for i, name in entries:
+        data = other.read(name)
+        struct.pack_into('<3L', central, i + 16, zlib.crc32(data), len(data), len(data))
+        struct.pack_into('<L', central, i + 42, offsets[name] - shift)
+    return bytes(body + central + end)
+
+
+def test_zip_read_at_a_moved_central_directory_is_malformed(tmp_path):
+    """Python's zipfile used to read the harmless archive, torch (once the file was trusted as
+    the refusal advised) the one that runs code."""
+    marker = tmp_path / 'ran'
+    evil = saved({'w': torch.ones(1000), 'x': TouchPayload(marker)})
+    harmless = saved({'w': torch.ones(2), 'meta': {'epoch': 1}})
+    data = two_archives(evil, harmless)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # what the reader used to check
+        assert zf.read('archive/data.pkl') == zipfile.ZipFile(
+            io.BytesIO(harmless)).read('archive/data.pkl')
+    message = refused_as_malformed(write(tmp_path, 'moved.pth', data))
+    assert 'central directory' in message
+    assert not marker.exists()
+
+
+def test_legacy_pickle_before_a_zip_is_malformed(tmp_path):
+    """torch decides the format by the first bytes (a legacy pickle here); Python's zipfile
+    finds the zip at the end."""
+    marker = tmp_path / 'ran'
+    legacy = saved({'x': TouchPayload(marker)}, _use_new_zipfile_serialization=False)
+    data = legacy + saved({'state_dict': {'w': torch.ones(2)}})
+    refused_as_malformed(write(tmp_path, 'polyglot.pth', data))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('cut', [0.5, 0.99])
+def test_truncated_zip_is_malformed_not_trust_advice(tmp_path, cut):
+    data = saved({'w': torch.ones(100)})
+    refused_as_malformed(write(tmp_path, 'cut.pth', data[:int(len(data) * cut)]))
+
+
+def test_zip64_archives_still_load(tmp_path):
+    """More than 65,535 records: the zip64 end record states the central directory's offset."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(saved({'w': torch.ones(3)}))) as src, \
+            zipfile.ZipFile(out, 'w') as zf:
+        for info in src.infolist():
+            zf.writestr(info.filename, src.read(info))
+        for k in range(65_536):
+            zf.writestr(f'archive/x{k}', b'')
+    assert b'PK\x06\x06' in out.getvalue()[-200:]
+    loaded = load_checkpoint_file(write(tmp_path, 'zip64.pth', out.getvalue()))
+    assert torch.equal(loaded['w'], torch.ones(3))
+
+
+# 2. trust through a URL name ------------------------------------------------------------------
+
+
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    monkeypatch.setattr('isonet_det.engine.checkpoint._TRUSTED', set())
+    cache = tmp_path / 'torch' / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True)
+    return cache
+
+
+def test_url_trust_does_not_cover_another_download_at_its_cache_path(tmp_path, hub_cache,
+                                                                     monkeypatch):
+    """https://evil/x/resnet50-0676ba61.pth lands where torchvision://resnet50 is looked up."""
+    from mmengine.runner import CheckpointLoader
+    marker = tmp_path / 'ran'
+    (hub_cache / 'resnet50-0676ba61.pth').write_bytes(saved({'x': TouchPayload(marker)}))
+    monkeypatch.setenv('ISONET_TRUSTED_CHECKPOINTS', 'torchvision://resnet50')
+    with pytest.raises(UntrustedCheckpointError, match='does not match the hash') as err:
+        CheckpointLoader.load_checkpoint('torchvision://resnet50', map_location='cpu')
+    assert not marker.exists()
+    assert 'ISONET_TRUSTED_CHECKPOINTS=torchvision' not in str(err.value)
+
+
+def test_url_trust_covers_a_file_that_matches_the_hash_in_its_name(hub_cache, monkeypatch):
+    import hashlib
+    from mmengine.runner import CheckpointLoader
+    data = saved({'fn': os.path.join})  # refused by the reader, harmless
+    name = f'model-{hashlib.sha256(data).hexdigest()[:10]}.pth'
+    (hub_cache / name).write_bytes(data)
+    url = f'https://host/x/{name}'
+    monkeypatch.setenv('ISONET_TRUSTED_CHECKPOINTS', url)
+    assert CheckpointLoader.load_checkpoint(url)['fn'] is os.path.join
+
+
+def test_url_without_a_hash_in_its_name_cannot_be_trusted_by_name(tmp_path, hub_cache,
+                                                                  monkeypatch):
+    from mmengine.runner import CheckpointLoader
+    marker = tmp_path / 'ran'
+    (hub_cache / 'plain.pth').write_bytes(saved({'x': TouchPayload(marker)}))
+    url = 'https://host/x/plain.pth'
+    monkeypatch.setenv('ISONET_TRUSTED_CHECKPOINTS', url)
+    with pytest.raises(UntrustedCheckpointError, match='carries no hash') as err:
+        CheckpointLoader.load_checkpoint(url)
+    assert not marker.exists()
+    path = os.path.realpath(hub_cache / 'plain.pth')
+    assert f'ISONET_TRUSTED_CHECKPOINTS={path}' in str(err.value)
