@@ -19,12 +19,18 @@ Trust is per file and explicit: a file you trust loads with plain
 run names: ``--resume PATH``, ``load_from``, ``init_cfg`` Pretrained, URLs such as
 ``torchvision://resnet50`` included, and the latest checkpoint of the run's own work dir),
 ``ISONET_TRUSTED_CHECKPOINTS=/path/a.pth:torchvision://resnet50`` (``os.pathsep`` separated; URLs
-as written, their ``://`` and ports kept) or :func:`trust_checkpoint`.
+as written, their ``://`` and ports kept) or :func:`trust_checkpoint`. A path is trusted as the
+file it resolves to (symlinks resolved when the trust is checked). A URL is trusted only for a
+cached file whose content matches the hash in its file name (``name-<sha256 prefix>.pth``): any
+URL with the same file name is cached at the same path, so the name alone proves nothing; a URL
+whose file name carries no hash cannot be trusted by name (trust the downloaded file's path).
 
 Nothing an untrusted file carries runs after it loads either: mmengine executes two strings a
 checkpoint carries as Python when it turns them back into a config (``Config.fromstring(text,
 '.py')``), and :data:`CONFIG_TEXT` drops them from every untrusted load.
 """
+import hashlib
+import io
 import os
 import os.path as osp
 import re
@@ -83,15 +89,47 @@ def is_trusted(path: str) -> bool:
     return _key(path) in _TRUSTED | {_key(p) for p in env}
 
 
+def _hash_in_name(filename: str):
+    """The sha256 prefix in a file name as torch.hub writes it (``name-<hex>.pth``), or None
+    (fewer than 8 hex digits name no file)."""
+    from torch.hub import HASH_REGEX
+    found = HASH_REGEX.search(osp.basename(filename))
+    return found.group(1) if found and len(found.group(1)) >= 8 else None
+
+
+def _content_named_by_hash(filename: str):
+    """The bytes of ``filename`` if they match the hash in its name, else None: what trust
+    through a URL name covers (any URL with the same file name lands on the same cache path)."""
+    prefix = _hash_in_name(filename)
+    if prefix is None:
+        return None
+    with open(filename, 'rb') as f:
+        data = f.read()
+    return data if hashlib.sha256(data).hexdigest().startswith(prefix) else None
+
+
+def _url_trust_advice(filename: str, alias: str) -> str:
+    path = osp.realpath(filename)
+    if _hash_in_name(filename) is None:
+        why = f'its cached file name {osp.basename(filename)!r} carries no hash'
+    elif _content_named_by_hash(filename) is None:
+        why = f'the cached file {path} does not match the hash in its name (another download?)'
+    else:
+        return f'If you trust it, pass --trust-checkpoint or set ISONET_TRUSTED_CHECKPOINTS={alias}'
+    return (f'Trusting {alias} would not cover this file: {why}. Verify the file, then trust '
+            f'its path: ISONET_TRUSTED_CHECKPOINTS={path}')
+
+
 def _refusal(filename: str, error: CheckpointRefused, alias: str = None):
     name = f'{alias} ({filename})' if alias else filename
     if isinstance(error, MalformedCheckpoint):
         advice = ('torch.save never writes such a file, and other readers may see other content '
                   'in it: do not trust it; get the file again from its source')
+    elif alias:
+        advice = _url_trust_advice(filename, alias)
     else:
         advice = ('If you trust this file, pass --trust-checkpoint to tools/train.py / '
-                  'tools/test.py, or set '
-                  f'ISONET_TRUSTED_CHECKPOINTS={alias or osp.realpath(filename)}')
+                  f'tools/test.py, or set ISONET_TRUSTED_CHECKPOINTS={osp.realpath(filename)}')
     return UntrustedCheckpointError(f'{name}: refusing to load ({error}). {advice}')
 
 
@@ -110,9 +148,11 @@ def drop_config_text(checkpoint):
 
 def load_checkpoint_file(filename: str, map_location=None, *, trusted_as: tuple = ()):
     """Read a local checkpoint without running anything it carries, now or later (the config
-    text mmengine would execute is dropped, :func:`drop_config_text`); a trusted file (by its
-    path, or by a name in ``trusted_as``: the URLs it was downloaded as) loads with plain
-    ``torch.load``, config text included.
+    text mmengine would execute is dropped, :func:`drop_config_text`); a trusted file loads with
+    plain ``torch.load``, config text included: trusted by its resolved path, or by a name in
+    ``trusted_as`` (the URLs it was downloaded as) only when its content matches the hash in its
+    file name (``name-<sha256 prefix>.pth``, torch.hub's convention), since every URL with the
+    same file name shares its cache path. Otherwise it is read as untrusted.
 
     Raises:
         FileNotFoundError: no such file.
@@ -122,8 +162,12 @@ def load_checkpoint_file(filename: str, map_location=None, *, trusted_as: tuple 
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
-    if any(is_trusted(name) for name in (filename, ) + tuple(trusted_as)):
+    if is_trusted(filename):
         return torch.load(filename, map_location=map_location, weights_only=False)
+    if any(is_trusted(name) for name in trusted_as):
+        data = _content_named_by_hash(filename)
+        if data is not None:  # the bytes hashed are the bytes loaded
+            return torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
     try:
         checkpoint = read_checkpoint(filename, map_location)
     except CheckpointRefused as e:

@@ -59,8 +59,8 @@ def two_archives(first: bytes, second: bytes) -> bytes:
     for _, name in entries:
         data = other.read(name)
         offsets[name] = len(body)
-        body += struct.pack('<4s5H3L2H', b'PK\x03\x04', 20, 0, 0, 0, 0, zlib.crc32(data),
-                            len(data), len(data), len(name), 0) + name.encode() + data
+        body += struct.pack('<4s5H3L2H', b'PK\x03\x04', 20, 0, 0, 0, 0, zlib.crc32(data), len(data),
+                            len(data), len(name), 0) + name.encode() + data
     shift = len(body) - start
     for i, name in entries:
         data = other.read(name)
@@ -141,6 +141,7 @@ def test_url_trust_does_not_cover_another_download_at_its_cache_path(tmp_path, h
 
 def test_url_trust_covers_a_file_that_matches_the_hash_in_its_name(hub_cache, monkeypatch):
     import hashlib
+
     from mmengine.runner import CheckpointLoader
     data = saved({'fn': os.path.join})  # refused by the reader, harmless
     name = f'model-{hashlib.sha256(data).hexdigest()[:10]}.pth'
@@ -150,8 +151,7 @@ def test_url_trust_covers_a_file_that_matches_the_hash_in_its_name(hub_cache, mo
     assert CheckpointLoader.load_checkpoint(url)['fn'] is os.path.join
 
 
-def test_url_without_a_hash_in_its_name_cannot_be_trusted_by_name(tmp_path, hub_cache,
-                                                                  monkeypatch):
+def test_url_without_a_hash_in_its_name_cannot_be_trusted_by_name(tmp_path, hub_cache, monkeypatch):
     from mmengine.runner import CheckpointLoader
     marker = tmp_path / 'ran'
     (hub_cache / 'plain.pth').write_bytes(saved({'x': TouchPayload(marker)}))

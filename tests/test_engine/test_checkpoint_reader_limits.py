@@ -5,6 +5,7 @@ peak-RSS check where memory is the point); a fixed-seed fuzz test accepts only a
 the reader's own refusal that names the file."""
 import argparse
 import collections
+import hashlib
 import io
 import json
 import os
@@ -269,14 +270,21 @@ def test_trust_advice_works_for_url_named_files(tmp_path, monkeypatch):
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
     cache = tmp_path / 'torch' / 'hub' / 'checkpoints'
     cache.mkdir(parents=True)
-    torch.save({'fn': os.path.join}, cache / 'resnet50-0676ba61.pth')  # refused, harmless
+    data = saved({'fn': os.path.join})  # refused, harmless
+    named = cache / f'model-{hashlib.sha256(data).hexdigest()[:8]}.pth'
+    named.write_bytes(data)
+    url = f'https://host:8080/x/{named.name}'
+    with pytest.raises(UntrustedCheckpointError) as err:
+        load_checkpoint(nn.Linear(1, 1), url)
+    assert f'ISONET_TRUSTED_CHECKPOINTS={url}' in str(err.value)
+    monkeypatch.setenv('ISONET_TRUSTED_CHECKPOINTS', f'/elsewhere.pth:{url}')
+    assert load_checkpoint_file(str(named), trusted_as=(url, ))['fn'] is os.path.join
+    # a torchvision name whose cached file does not match the hash in its name: its path
+    (cache / 'resnet50-0676ba61.pth').write_bytes(data)
     with pytest.raises(UntrustedCheckpointError) as err:
         load_checkpoint(nn.Linear(1, 1), 'torchvision://resnet50')
-    assert 'ISONET_TRUSTED_CHECKPOINTS=torchvision://resnet50' in str(err.value)
-    monkeypatch.setenv('ISONET_TRUSTED_CHECKPOINTS', '/elsewhere.pth:torchvision://resnet50')
-    assert load_checkpoint_file(
-        str(cache / 'resnet50-0676ba61.pth'),
-        trusted_as=('torchvision://resnet50', ))['fn'] is os.path.join
+    path = os.path.realpath(cache / 'resnet50-0676ba61.pth')
+    assert f'ISONET_TRUSTED_CHECKPOINTS={path}' in str(err.value)
     # --trust-checkpoint names the URLs of the run's config too
     from mmengine.config import Config
     cfg = Config(
@@ -287,8 +295,8 @@ def test_trust_advice_works_for_url_named_files(tmp_path, monkeypatch):
     assert checkpoints_of_config(cfg) == ['torchvision://resnet50']
     monkeypatch.delenv('ISONET_TRUSTED_CHECKPOINTS')
     monkeypatch.setattr('isonet_det.engine.checkpoint._TRUSTED', set())
-    trust_checkpoint('torchvision://resnet50')
-    load_checkpoint(nn.Linear(1, 1), 'torchvision://resnet50', strict=False)
+    trust_checkpoint(url)
+    load_checkpoint(nn.Linear(1, 1), url, strict=False)
 
 
 def test_trusted_names_keep_urls_whole():
