@@ -16,8 +16,9 @@ What it guarantees, for any file:
   storages of the file, ``torch.Size`` / ``torch.dtype`` / ``torch.device``, numeric numpy arrays,
   scalars and dtypes, mmengine's ``HistoryBuffer``, ``argparse.Namespace`` (made without calling
   the class) and mmengine's ``OneCycleParamScheduler`` annealing functions. Nesting is at most
-  :data:`MAX_DEPTH` deep, so code that recurses over the result (``copy.deepcopy``, ``repr``,
-  ``pickle.dumps``) does not overflow Python's stack.
+  :data:`MAX_DEPTH` containers on any path of references, walked from any object of the result
+  (a cycle counts all its members), so code that recurses over the result or any part of it
+  (``copy.deepcopy``, ``repr``, ``pickle.dumps``) does not overflow Python's stack.
 - Bounded work: tensor storages must lie in the file at their declared size (zip records
   stored, apart from one another and from the central directory; legacy records in full), so
   they cost at most the file's size in memory and one read each. Everything else (each opcode,
@@ -301,35 +302,76 @@ def _children(obj):
 
 
 def _check_result(root):
-    """Refuse a result nested more than :data:`MAX_DEPTH` deep, or one that holds an object of
-    this module (a handler the file named but did not call): one visit per container."""
+    """Refuse a result that holds an object of this module (a handler the file named but did
+    not call) or whose containers nest more than :data:`MAX_DEPTH` deep (:func:`_height`)."""
     _check(not isinstance(root, _BARE), 'the file holds a bare {}', root)
-    if type(root) not in _CONTAINERS:
-        return
-    heights: Dict[int, int] = {}  # id -> height, for each container done
-    path = [[root, _children(root), 0]]  # container, its children left, its height so far
-    on_path = {id(root)}
+    if type(root) in _CONTAINERS:
+        _check(_height(root) <= MAX_DEPTH, 'containers nested more than {} deep', MAX_DEPTH)
+
+
+def _contained(obj):
+    """The containers among ``obj``'s children; any other child is checked not to be bare."""
+    for child in _children(obj):
+        if type(child) in _CONTAINERS:
+            yield child
+        else:
+            _check(not isinstance(child, _BARE), 'the file holds a bare {}', child)
+
+
+def _height(root) -> int:
+    """The most containers on any path of references from ``root``, walked from whichever
+    object: each strongly connected group of containers (a cycle and what shares it) counts all
+    its members, so the bound holds for a walk that starts inside a cycle or at an object shared
+    from a shallow place. Tarjan's algorithm without recursion, each container and reference
+    once; stops as soon as a group exceeds :data:`MAX_DEPTH`."""
+    index: Dict[int, int] = {}  # id -> visit order
+    low: Dict[int, int] = {}  # id -> lowest visit order reachable while on the stack
+    below: Dict[int, int] = {}  # id -> height of the deepest finished group it references
+    heights: Dict[int, int] = {}  # id -> height of its group, once the group is finished
+    stack, on_stack = [], set()
+    path = [(root, _contained(root))]
+    index[id(root)] = low[id(root)] = below[id(root)] = 0
+    stack.append(root)
+    on_stack.add(id(root))
     while path:
-        frame = path[-1]
-        for child in frame[1]:
-            if type(child) not in _CONTAINERS:
-                _check(not isinstance(child, _BARE), 'the file holds a bare {}', child)
-            elif id(child) in heights:  # a container seen before, on another path
-                _check(
-                    len(path) + heights[id(child)] < MAX_DEPTH,
-                    'containers nested more than {} deep', MAX_DEPTH)
-                frame[2] = max(frame[2], heights[id(child)] + 1)
-            elif id(child) not in on_path:  # a cycle makes nothing deeper
-                _check(len(path) < MAX_DEPTH, 'containers nested more than {} deep', MAX_DEPTH)
-                path.append([child, _children(child), 0])
-                on_path.add(id(child))
+        obj, children = path[-1]
+        for child in children:
+            key = id(child)
+            if key not in index:
+                index[key] = low[key] = len(index)
+                below[key] = 0
+                stack.append(child)
+                on_stack.add(key)
+                path.append((child, _contained(child)))
                 break
+            if key in on_stack:
+                low[id(obj)] = min(low[id(obj)], index[key])
+            else:
+                below[id(obj)] = max(below[id(obj)], heights[key])
         else:
             path.pop()
-            on_path.discard(id(frame[0]))
-            heights[id(frame[0])] = frame[2]
+            if low[id(obj)] == index[id(obj)]:
+                _finish_group(obj, stack, on_stack, below, heights)
             if path:
-                path[-1][2] = max(path[-1][2], frame[2] + 1)
+                parent = id(path[-1][0])
+                low[parent] = min(low[parent], low[id(obj)])
+                below[parent] = max(below[parent], heights.get(id(obj), below[id(obj)]))
+    return heights[id(root)]
+
+
+def _finish_group(head, stack: list, on_stack: set, below: dict, heights: dict):
+    """Pop the strongly connected group that ``head`` roots; record its height."""
+    members = []
+    while True:
+        member = stack.pop()
+        on_stack.discard(id(member))
+        members.append(id(member))
+        if member is head:
+            break
+    height = len(members) + max(below[m] for m in members)
+    _check(height <= MAX_DEPTH, 'containers nested more than {} deep', MAX_DEPTH)
+    for m in members:
+        heights[m] = height
 
 
 # ------------------------------------------------------------------------------------------
@@ -483,8 +525,9 @@ def _check_zip_layout(zf: zipfile.ZipFile, stream):
     (a local header) and reads the central directory at the offset its end record states, where
     Python's ``zipfile`` would move every offset by the bytes found before the archive."""
     stream.seek(0)
-    _malformed(stream.read(4) == b'PK\x03\x04', 'a zip archive that does not start with a local '
-               'header (other readers would read what comes before it)')
+    _malformed(
+        stream.read(4) == b'PK\x03\x04', 'a zip archive that does not start with a local '
+        'header (other readers would read what comes before it)')
     end = zipfile._EndRecData(stream)  # as ZipFile read it: the zip64 record's values if any
     _malformed(end is not None and end[zipfile._ECD_OFFSET] == zf.start_dir,
                'a zip archive whose central directory is not where its end record says')

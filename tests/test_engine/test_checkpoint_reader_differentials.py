@@ -162,3 +162,43 @@ def test_url_without_a_hash_in_its_name_cannot_be_trusted_by_name(tmp_path, hub_
     assert not marker.exists()
     path = os.path.realpath(hub_cache / 'plain.pth')
     assert f'ISONET_TRUSTED_CHECKPOINTS={path}' in str(err.value)
+
+
+# 3. nesting through shared references -------------------------------------------------------
+
+
+def rings(n: int, m: int, count: int) -> dict:
+    """``count`` rings of ``n`` lists, ring k's list m-1 holding ring k+1's list m; the result
+    reaches ring 0's list m at depth 2, but a walk from it (pickle.dumps of
+    ``meta['dataset_meta']`` on resume) goes round every ring: about ``count * n`` deep."""
+    all_rings = []
+    for _ in range(count):
+        ring = [[] for _ in range(n)]
+        for i in range(n):
+            ring[i].append(ring[(i + 1) % n])
+        all_rings.append(ring)
+    for k in range(count - 1):
+        all_rings[k][m - 1].append(all_rings[k + 1][m])
+    return {
+        'rings': [ring[0] for ring in reversed(all_rings)],
+        'meta': {
+            'dataset_meta': all_rings[0][m],
+            'epoch': 1
+        }
+    }
+
+
+def test_nesting_through_shared_references_is_refused(tmp_path):
+    import pickle
+    import sys
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # to write the file
+    try:
+        data = saved(rings(95, 50, 12))  # each ring within 100 from the root
+    finally:
+        sys.setrecursionlimit(limit)
+    path = write(tmp_path, 'rings.pth', data)
+    with pytest.raises(UntrustedCheckpointError, match='rings.pth.*nested more than 100 deep'):
+        load_checkpoint_file(path)
+    small = load_checkpoint_file(write(tmp_path, 'small.pth', saved(rings(20, 10, 4))))
+    pickle.dumps(small['meta']['dataset_meta'])  # 80 lists in cycles: within the bound
