@@ -63,6 +63,11 @@ _MAX_KEY_TUPLE = 8
 # _REFERENCE_COST, so a load runs at most budget / _REFERENCE_COST opcodes.
 _OBJECT_COST = 128
 _REFERENCE_COST = 8
+# A tensor (or parameter) the load makes, beyond its opcode's _OBJECT_COST: the Python object and
+# its TensorImpl (315 bytes measured, CPython 3.11, torch 2.14, sizes and strides of up to 5
+# dimensions inline), and its sizes and strides on the heap beyond that (16 bytes a dimension).
+_TENSOR_COST = 384
+_DIMENSION_COST = 16
 
 _STORAGE_DTYPES = {
     'DoubleStorage': torch.float64,
@@ -296,6 +301,7 @@ class _TorchSize(_Handler):
             len(args) == 1 and type(args[0]) is tuple and len(args[0]) <= _MAX_DIMS
             and all(_is_int(v) and abs(v) <= _MAX_INDEX for v in args[0]),
             'torch.Size{}: only from a tuple of at most {} ints', args, _MAX_DIMS)
+        load.budget.charge(_REFERENCE_COST * len(args[0]))
         return torch.Size(args[0])
 
 
@@ -355,6 +361,10 @@ def _tensor_view(storage: _Storage, dtype: torch.dtype, offset, size, stride,
     return tensor.requires_grad_(True) if requires_grad else tensor
 
 
+def _charge_tensor(load, tensor: torch.Tensor):
+    load.budget.charge(_TENSOR_COST + _DIMENSION_COST * tensor.dim())
+
+
 class _RebuildTensor(_Handler):
     """``_rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata])``;
     v3 has the tensor's dtype before ``metadata`` (dtypes without a typed storage class)."""
@@ -373,7 +383,9 @@ class _RebuildTensor(_Handler):
             or type(args[fixed]) is dict and not args[fixed], 'tensor metadata is not loaded')
         _check(isinstance(storage, _Storage), 'a tensor must use a storage of this file')
         dtype = storage.dtype if self.version == 2 else args[6]
-        return _tensor_view(storage, dtype, offset, size, stride, requires_grad)
+        tensor = _tensor_view(storage, dtype, offset, size, stride, requires_grad)
+        _charge_tensor(load, tensor)
+        return tensor
 
 
 class _RebuildParameter(_Handler):
@@ -386,6 +398,7 @@ class _RebuildParameter(_Handler):
         data, requires_grad = args[:2]
         _check(not requires_grad or data.is_floating_point() or data.is_complex(),
                'requires_grad on a {} parameter', str(data.dtype))
+        _charge_tensor(load, data)  # a tensor of its own, on the same storage
         return torch.nn.Parameter(data, requires_grad)
 
 
@@ -545,7 +558,7 @@ class _Reconstruct(_Handler):
         _check(
             len(raw) == nbytes, 'an array of shape {} and dtype {} needs {} bytes, not {}', shape,
             str(dtype), nbytes, len(raw))
-        load.budget.charge(nbytes)
+        load.budget.charge(nbytes + _DIMENSION_COST * len(shape))
         obj.__setstate__((1, shape, dtype, fortran, raw))
 
 

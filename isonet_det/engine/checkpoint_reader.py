@@ -22,11 +22,15 @@ What it guarantees, for any file:
 - Bounded work: tensor storages must lie in the file at their declared size (zip records
   stored, apart from one another and from the central directory; legacy records in full), so
   they cost at most the file's size in memory and one read each. Everything else (each opcode,
-  memo entry, string, container item, numpy array) is charged to a budget, ``max_pickle_bytes``
-  (default 64 MiB, ``ISONET_CHECKPOINT_PICKLE_BUDGET_MB``): a load runs at most
-  ``max_pickle_bytes / 8`` opcodes, each of bounded cost (integers are at most 128 bits, dict
-  keys and set members of a kind whose hash a file cannot make collide, no error text is built
-  before a check fails), and is refused once the budget is spent.
+  memo entry, string, container item, numpy array, and each tensor at its own size: about 315
+  bytes for the object and 16 a dimension, charged 384 + 16 a dimension) is charged to a budget,
+  ``max_pickle_bytes`` (default 64 MiB, ``ISONET_CHECKPOINT_PICKLE_BUDGET_MB``), at what it costs
+  on 64-bit CPython or more: a load raises the process's RSS beyond its storages by at most about
+  1.5 times the budget (measured at most 1.05 times: 8 M shared references, 200k tensors of 64
+  dimensions). A load runs at most ``max_pickle_bytes / 8`` opcodes, each of bounded cost
+  (integers are at most 128 bits, dict keys and set members of a kind whose hash a file cannot
+  make collide, no error text is built before a check fails), and is refused once the budget is
+  spent.
 - Every refusal is a :class:`CheckpointRefused` that says what was refused; a file that is not
   what ``torch.save`` writes (a damaged or crafted archive) is a :class:`MalformedCheckpoint`.
 

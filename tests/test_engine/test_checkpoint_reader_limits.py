@@ -507,6 +507,39 @@ def test_memo_and_overlapping_records_stay_within_the_budget(tmp_path):
     assert growth < 20, growth  # +205 to +407 MiB before
 
 
+def shared_shape_tensors(count: int, dims: int) -> bytes:
+    """``count`` tensors of ``dims`` dimensions on one 4-byte storage, each after the first made
+    by 5 bytes of pickle (BINGET the function, BINGET the arguments, REDUCE)."""
+
+    def text(value):
+        return b'X' + struct.pack('<I', len(value)) + value.encode()
+
+    ones = b'(' + b'K\x01' * dims + b't'
+    args = (b'((' + text('storage') + b'ctorch\nFloatStorage\n' + text('0') + text('cpu') +
+            b'K\x01tQK\x00' + ones + ones + b'\x89ccollections\nOrderedDict\n)Rtq\x02')
+    pkl = (b'\x80\x02](ctorch._utils\n_rebuild_tensor_v2\nq\x01' + args + b'R' + b'h\x01h\x02R' *
+           (count - 1) + b'e.')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, 'w') as zf:
+        for name, content in (('data.pkl', pkl), ('byteorder', b'little'), ('data/0', b'\x00' * 4),
+                              ('version', b'3\n')):
+            zf.writestr(f'archive/{name}', content)
+    return out.getvalue()
+
+
+def test_budget_charges_tensors_at_their_size(tmp_path):
+    """A tensor costs about 315 bytes, and 16 a dimension beyond 5: 200k tensors of 64
+    dimensions from a 1 MB file raised the RSS by 259 MiB within the 64 MiB budget."""
+    small = read_checkpoint(shared_shape_tensors(100, 64))
+    assert len(small) == 100 and small[0].shape == (1, ) * 64
+    with pytest.raises(CheckpointRefused, match='budget'):
+        read_checkpoint(shared_shape_tensors(20_000, 64), max_pickle_bytes=16 * 2**20)
+    path = write(tmp_path, 'tensors.pth', shared_shape_tensors(200_000, 64))
+    outcome, _, growth = load_in_child([path])[path]
+    assert outcome.startswith('REFUSED') and 'budget' in outcome, outcome
+    assert growth < 80, growth  # +259 MiB before
+
+
 def test_dict_keys_whose_hash_a_file_controls_are_refused(tmp_path):
     ok = {'a': 1, 2**40: 2, 1.5: 3, None: 4, True: 5, ('x', b'y'): 6, torch.float32: 7}
     assert same(load_checkpoint_file(write(tmp_path, 'ok.pth', saved(ok))), ok)
