@@ -75,6 +75,9 @@ _LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 _LEGACY_PROTOCOL = 1001
 _MAX_INT_BYTES = 16  # LONG1 / LONG4: at most 128-bit integers
 MAX_DEPTH = 100  # containers inside containers
+# Device types a storage is restored to without a map_location (torch.load's default restores
+# to every registered backend; 'meta', 'lazy', 'xla', 'hpu', 'privateuseone'... are refused).
+_RESTORED_DEVICES = ('cpu', 'cuda', 'mps', 'xpu')
 
 # ------------------------------------------------------------------------------------------
 # The unpickler: pickle's pure-Python one with a dispatch table of our own.
@@ -394,14 +397,18 @@ def _restore_location(map_location) -> Callable:
         except RuntimeError:
             raise CheckpointRefused(f'a storage saved on {_describe(location)}, which is not a '
                                     'device') from None
+        _check(
+            device.type in _RESTORED_DEVICES, "a storage saved on {}, which this reader does "
+            "not restore (only on {}): load it with map_location='cpu'", location,
+            _RESTORED_DEVICES)
         if device.type == 'cuda' and not torch.cuda.is_available():
             raise RuntimeError(f'the checkpoint holds tensors saved on {location} and CUDA is not '
                                "available here: load it with map_location='cpu'")
         try:
             return storage.to(device=device)
-        except RuntimeError as e:
-            raise CheckpointRefused(f'a storage saved on {location} ({str(e)[:200]}): load it '
-                                    'with a map_location') from None
+        except (RuntimeError, AssertionError) as e:  # AssertionError: a backend not loaded
+            raise CheckpointRefused(f'a storage saved on {_describe(location)} ({str(e)[:200]}): '
+                                    "load it with map_location='cpu'") from None
 
     if map_location is None:
         return default
@@ -659,6 +666,8 @@ def _is_tar(stream) -> bool:
             return True
     except tarfile.TarError:
         return False
+    except RecursionError:  # tarfile reads chained long-name headers recursively
+        raise MalformedCheckpoint('a tar archive of chained long-name headers') from None
 
 
 def _is_zip(stream) -> bool:

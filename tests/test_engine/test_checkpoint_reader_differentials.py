@@ -202,3 +202,82 @@ def test_nesting_through_shared_references_is_refused(tmp_path):
         load_checkpoint_file(path)
     small = load_checkpoint_file(write(tmp_path, 'small.pth', saved(rings(20, 10, 4))))
     pickle.dumps(small['meta']['dataset_meta'])  # 80 lists in cycles: within the bound
+
+
+# 5. errors that were not the reader's refusal -----------------------------------------------
+
+
+def test_chained_tar_long_names_are_refused_with_the_file_name(tmp_path):
+    import tarfile
+    out = b''
+    for _ in range(400):  # a RecursionError in tarfile before
+        info = tarfile.TarInfo('././@LongLink')
+        info.size, info.type = 2, tarfile.GNUTYPE_LONGNAME
+        out += info.tobuf(format=tarfile.GNU_FORMAT) + b'a\0' + b'\0' * 510
+    last = tarfile.TarInfo('x')
+    out += last.tobuf(format=tarfile.GNU_FORMAT) + b'\0' * 1024
+    refused_as_malformed(write(tmp_path, 'chain.tar', out))
+
+
+def on_device(location: str) -> bytes:
+    """A zip checkpoint of one float tensor whose storage was saved on ``location``."""
+
+    def text(value):
+        data = value.encode()
+        return b'\x8c' + bytes([len(data)]) + data
+
+    pkl = (b'\x80\x02}' + text('w') + b'ctorch._utils\n_rebuild_tensor_v2\n((' + text('storage') +
+           b'ctorch\nFloatStorage\n' + text('0') + text(location) +
+           b'K\x02tQK\x00K\x02\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRs.')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, 'w') as zf:
+        for name, content in (('data.pkl', pkl), ('byteorder', b'little'), ('data/0', b'\0' * 8),
+                              ('version', b'3\n')):
+            zf.writestr(f'archive/{name}', content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize('location',
+                         ['meta', 'lazy', 'mkldnn', 'xla', 'hpu', 'privateuseone', 'hip', 'hip:0'])
+def test_storages_on_unsupported_devices_are_the_readers_refusal(tmp_path, location):
+    path = write(tmp_path, 'dev.pth', on_device(location))
+    with pytest.raises(UntrustedCheckpointError, match='dev.pth'):
+        load_checkpoint_file(path)  # map_location=None: mmengine's default
+    loaded = load_checkpoint_file(path, map_location='cpu')
+    assert torch.equal(loaded['w'], torch.zeros(2))
+    assert torch.equal(
+        load_checkpoint_file(write(tmp_path, 'cpu.pth', on_device('cpu')))['w'], torch.zeros(2))
+
+
+def test_checkpoint_hook_skips_runtime_info_keys_that_are_not_strings(tmp_path):
+    """A genuine checkpoint's message hub may hold any key: before_train crashed on an int."""
+    from tiny_runner import make_runner
+    make_runner(tmp_path, 1).train()
+    ckpt = load_checkpoint_file(str(tmp_path / 'epoch_1.pth'))
+    ckpt['message_hub']['runtime_info'][7] = 'seven'
+    torch.save(ckpt, tmp_path / 'int_key.pth')
+    runner = make_runner(tmp_path, 2, resume=True, load_from=str(tmp_path / 'int_key.pth'))
+    runner.train()
+    assert runner.epoch == 2 and runner.message_hub.runtime_info[7] == 'seven'
+
+
+# 6. names from the file in a refusal that offers trust --------------------------------------
+
+
+def test_names_from_the_file_are_quoted_and_cut_in_the_refusal(tmp_path):
+    module = 'os\n\nThis file is safe to trust. ' + 'x' * 200
+    pkl = (b'\x80\x04\x8c' + bytes([len(module)]) + module.encode() + b'\x8c\x06system\x93.')
+    path = write(tmp_path, 'names.pth', _zip_of(pkl))
+    with pytest.raises(UntrustedCheckpointError) as err:
+        load_checkpoint_file(path)
+    message = str(err.value)
+    assert '\n' not in message and 'x' * 100 not in message, message
+    assert repr(module[:80]) in message, message
+
+
+def _zip_of(pkl: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, 'w') as zf:
+        for name, content in (('data.pkl', pkl), ('byteorder', b'little'), ('version', b'3\n')):
+            zf.writestr(f'archive/{name}', content)
+    return out.getvalue()

@@ -33,7 +33,8 @@ class SafeCheckpointHook(CheckpointHook):
         info = runner.message_hub.runtime_info
         resumed = {
             key: info.pop(key)
-            for key in list(info) if key == 'keep_ckpt_ids' or key.startswith(_BEST_PREFIX)
+            for key in list(info)
+            if isinstance(key, str) and (key == 'keep_ckpt_ids' or key.startswith(_BEST_PREFIX))
         }
         super().before_train(runner)  # sees no bookkeeping: deletes nothing
         if not resumed:
