@@ -106,6 +106,11 @@ _OPCODE_NAMES = {
 }
 
 
+def _shown(text: str) -> str:
+    """Text from the file as a refusal prints it: quoted, escaped and cut to 80 characters."""
+    return repr(text[:80]) + ('...' if len(text) > 80 else '')
+
+
 class _Unpickler(pickle._Unpickler):
     """Reads one pickle from ``stream``; every object-making opcode goes through a handler."""
 
@@ -125,7 +130,7 @@ class _Unpickler(pickle._Unpickler):
             module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         handler = ALLOWED_GLOBALS.get((module, name))
         if handler is None:
-            raise CheckpointRefused(f'the file names the global {module[:100]}.{name[:100]}')
+            raise CheckpointRefused(f'the file names the global {_shown(module + "." + name)}')
         return handler.value()
 
     def _reduce(self):
