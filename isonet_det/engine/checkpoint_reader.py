@@ -712,7 +712,9 @@ def read_checkpoint(source, map_location=None, max_pickle_bytes: Optional[int] =
 
     Args:
         source: a file path, or the file's bytes.
-        map_location: as in :func:`torch.load`.
+        map_location: as in :func:`torch.load`; without one, a storage is restored to the device
+            it was saved on only for CPU, CUDA, MPS and XPU (any other is refused: load it with
+            ``map_location='cpu'``).
         max_pickle_bytes: the budget for all but tensor storages (module docstring).
 
     Raises:
