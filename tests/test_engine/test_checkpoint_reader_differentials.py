@@ -9,21 +9,9 @@ import zlib
 
 import pytest
 import torch
-from payloads import TouchPayload
+from payloads import TouchPayload, saved, write
 
 from isonet_det.engine import UntrustedCheckpointError, load_checkpoint_file
-
-
-def saved(obj, **kwargs) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf, **kwargs)
-    return buf.getvalue()
-
-
-def write(tmp_path, name, data: bytes) -> str:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return str(path)
 
 
 def refused_as_malformed(path: str) -> str:

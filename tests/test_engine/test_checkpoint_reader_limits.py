@@ -23,6 +23,7 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.runner import load_checkpoint
+from payloads import saved, write
 from tiny_runner import make_runner
 
 from isonet_det.engine import UntrustedCheckpointError, checkpoint_globals
@@ -40,18 +41,6 @@ class Reduce:
 
     def __reduce__(self):
         return self.value
-
-
-def saved(obj, **kwargs) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf, **kwargs)
-    return buf.getvalue()
-
-
-def write(tmp_path, name, data: bytes) -> str:
-    path = tmp_path / name
-    path.write_bytes(data)
-    return str(path)
 
 
 def long1(value: int) -> bytes:
