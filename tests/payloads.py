@@ -3,6 +3,7 @@
 files the tests build checkpoints from."""
 import io
 import os
+import zipfile
 
 import torch
 
@@ -28,3 +29,14 @@ def write(tmp_path, name: str, data: bytes) -> str:
     path = tmp_path / name
     path.write_bytes(data)
     return str(path)
+
+
+def zip_checkpoint(pkl: bytes, storage: bytes) -> bytes:
+    """A zip checkpoint as ``torch.save`` lays it out, of a hand-written pickle ``pkl`` and one
+    storage record ``data/0``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, 'w') as zf:
+        for name, content in (('data.pkl', pkl), ('byteorder', b'little'), ('data/0', storage),
+                              ('version', b'3\n')):
+            zf.writestr(f'archive/{name}', content)
+    return out.getvalue()

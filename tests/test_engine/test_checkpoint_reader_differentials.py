@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 import torch
-from payloads import TouchPayload, saved, write
+from payloads import TouchPayload, saved, write, zip_checkpoint
 
 from isonet_det.engine import UntrustedCheckpointError, load_checkpoint_file
 
@@ -217,12 +217,7 @@ def on_device(location: str) -> bytes:
     pkl = (b'\x80\x02}' + text('w') + b'ctorch._utils\n_rebuild_tensor_v2\n((' + text('storage') +
            b'ctorch\nFloatStorage\n' + text('0') + text(location) +
            b'K\x02tQK\x00K\x02\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRs.')
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, 'w') as zf:
-        for name, content in (('data.pkl', pkl), ('byteorder', b'little'), ('data/0', b'\0' * 8),
-                              ('version', b'3\n')):
-            zf.writestr(f'archive/{name}', content)
-    return out.getvalue()
+    return zip_checkpoint(pkl, b'\0' * 8)
 
 
 @pytest.mark.parametrize('location',

@@ -23,7 +23,7 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.runner import load_checkpoint
-from payloads import saved, write
+from payloads import saved, write, zip_checkpoint
 from tiny_runner import make_runner
 
 from isonet_det.engine import UntrustedCheckpointError, checkpoint_globals
@@ -508,12 +508,7 @@ def shared_shape_tensors(count: int, dims: int) -> bytes:
             b'K\x01tQK\x00' + ones + ones + b'\x89ccollections\nOrderedDict\n)Rtq\x02')
     pkl = (b'\x80\x02](ctorch._utils\n_rebuild_tensor_v2\nq\x01' + args + b'R' + b'h\x01h\x02R' *
            (count - 1) + b'e.')
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, 'w') as zf:
-        for name, content in (('data.pkl', pkl), ('byteorder', b'little'), ('data/0', b'\x00' * 4),
-                              ('version', b'3\n')):
-            zf.writestr(f'archive/{name}', content)
-    return out.getvalue()
+    return zip_checkpoint(pkl, b'\x00' * 4)
 
 
 def test_budget_charges_tensors_at_their_size(tmp_path):
