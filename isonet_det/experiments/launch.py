@@ -39,18 +39,39 @@ def train_in_subprocess(config: str,
     ``RuntimeError`` with the log's tail if the run fails, :class:`Diverged` if it stopped on a
     non-finite value.
     """
+    return _run_cli(['train', config, '--work-dir', work_dir, '--overwrite'],
+                    osp.join(work_dir, 'train.log'), jobs, name or config)
+
+
+def test_in_subprocess(config: str,
+                       checkpoint: str,
+                       work_dir: str,
+                       jobs: int = 1,
+                       name: Optional[str] = None) -> Dict[str, float]:
+    """The package's ``tools/test.py config checkpoint --work-dir work_dir`` in a new process, as
+    :func:`train_in_subprocess` runs training (output in ``work_dir/test.log``). Returns the
+    metrics mmengine wrote (``work_dir/<timestamp>/<timestamp>.json``)."""
+    os.makedirs(work_dir, exist_ok=True)
+    _run_cli(['test', config, checkpoint, '--work-dir', work_dir],
+             osp.join(work_dir, 'test.log'), jobs, name or config)
+    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    if not files:
+        raise FileNotFoundError(f'{name or config}: no metrics file under {work_dir}')
+    with open(files[-1]) as f:
+        return json.loads(f.readline())
+
+
+def _run_cli(arguments: List[str], log_path: str, jobs: int, name: str) -> Dict[str, float]:
+    """``python -m isonet_det.cli *arguments`` in a new process (see
+    :func:`train_in_subprocess`)."""
     env = dict(os.environ)
     package_parent = osp.dirname(osp.dirname(osp.abspath(isonet_det.__file__)))
     env['PYTHONPATH'] = os.pathsep.join(p for p in (package_parent, env.get('PYTHONPATH')) if p)
     if jobs > 1:  # N processes share the cores instead of oversubscribing them
         env['OMP_NUM_THREADS'] = str(threads_per_job(jobs))
-    log_path = osp.join(work_dir, 'train.log')
     start = time.perf_counter()
     with open(log_path, 'w') as log:
-        proc = subprocess.Popen([
-            sys.executable, '-m', 'isonet_det.cli', 'train', config, '--work-dir', work_dir,
-            '--overwrite'
-        ],
+        proc = subprocess.Popen([sys.executable, '-m', 'isonet_det.cli', *arguments],
                                 stdout=log,
                                 stderr=subprocess.STDOUT,
                                 env=env)
@@ -59,7 +80,7 @@ def train_in_subprocess(config: str,
         with open(log_path) as f:
             tail = f.read()[-3000:]
         error = Diverged if 'FloatingPointError' in tail else RuntimeError
-        raise error(f'{name or config} failed; {log_path}:\n{tail}')
+        raise error(f'{name} failed; {log_path}:\n{tail}')
     return dict(peak_rss_mib=usage.ru_maxrss / 1024, wall_s=time.perf_counter() - start)
 
 
