@@ -2,19 +2,27 @@
 each at a learning rate chosen on a tuning split, over paired seeds, beside an intensity threshold.
 
     python tools/seg_demo.py [--epochs 50] [--seeds 0 1 2] [--jobs 2] [--quick] [--out-dir DIR]
+                             [--unet-bn-from PREVIOUS_RUN_DIR]
 
 Writes the generated scans to data/seg_demo_scans if absent (240 train / 60 val / 60 tune, 96 x
 96, seed 0; never overwritten): 'val' is the test split, reported and never used for a choice;
 'tune' is where the learning rates and the threshold are chosen. Trains
-configs/iso_unet/iso-unet_s5-b16_scans-96x96.py (ISO-UNet: no normalisation, SReLU, Delta init,
-the isometry regulariser) and its BN UNet baseline (configs/iso_unet/unet-bn_s5-b16_scans-96x96.py),
-each run in its own process (--jobs of them at once).
+configs/iso_unet/iso-unet_s5-b16_scans-96x96.py (ISO-UNet: no normalisation, SReLU, Delta init
+with the skip connections open, the isometry regulariser) and its BN UNet baseline
+(configs/iso_unet/unet-bn_s5-b16_scans-96x96.py), each run in its own process (--jobs of them at
+once).
 
 Tuning (seed --tune-seed, not a reported seed; the first --tune-epochs of the schedule): each
 arm's grid (--iso-unet-lrs, --unet-bn-lrs) scored by mIoU on the tuning split, extended x2 / x0.5
 while the best is at an edge (a run that stops on a non-finite value scores lowest). Then every
 --seeds seed at the chosen lr, scored on the test split. Baseline: a per-pixel intensity threshold
 (lesion where the scan is brighter), its threshold the best lesion IoU on the tuning split.
+
+--unet-bn-from PREVIOUS_RUN_DIR trains the ISO-UNet arm only: the BN UNet's tuning and seed runs
+(results and checkpoints, which are evaluated again) are read from a previous complete run of this
+tool with the same protocol (--epochs, --tune-epochs, --tune-seed, --unet-bn-lrs,
+--max-extensions, --num-train, --data; its seeds include --seeds), and nothing is written there.
+The BN UNet does not depend on ISO-UNet's code, so its runs are the ones this run would train.
 
 Output (a new folder): table.md (mIoU and mDice over both classes, the lesion class's IoU and
 Dice, mean ± sd over seeds; ISO-UNet - BN UNet paired over seeds with a 95% t interval; the chosen
@@ -38,7 +46,7 @@ from isonet_det.experiments import launch, reporting, tuning  # noqa: E402
 
 # arm -> (label, config, lr grid it is tuned on)
 ARMS = {
-    'iso_unet': ('ISO-UNet (no norm, SReLU, Delta, reg 1e-4)',
+    'iso_unet': ('ISO-UNet (no norm, SReLU, Delta, skips open, reg 1e-4)',
                  osp.join(ROOT, 'configs', 'iso_unet',
                           'iso-unet_s5-b16_scans-96x96.py'), [0.00625, 0.0125, 0.025]),
     'unet_bn': ('UNet + BN (MMSegmentation)',
@@ -50,6 +58,9 @@ DATA = dict(num_train=240, num_val=60, num_tune=60, image_size=96, seed=0)
 QUICK = dict(
     epochs=2, tune_epochs=1, num_train=32, seeds=[0], iso_unet_lrs=[0.025], unet_bn_lrs=[0.1])
 CONFIG_LOCK = threading.Lock()
+# what a previous run must share with this one for --unet-bn-from
+REUSED_PROTOCOL = ('epochs', 'tune_epochs', 'tune_seed', 'unet_bn_lrs', 'max_extensions',
+                   'num_train', 'data')
 
 
 def arm_config(arm, lr, seed, epochs, args, split='val'):
@@ -100,9 +111,25 @@ def train(arm, lr, seed, epochs, work_dir, args, split):
         loss=[r['loss'] for r in rows if 'loss' in r])
 
 
+def run_root(arm, args):
+    """Where ``arm``'s runs are: --unet-bn-from for the BN UNet when given, else --out-dir."""
+    return args.unet_bn_from if arm == 'unet_bn' and args.unet_bn_from else args.out_dir
+
+
+def reused_result(work_dir):
+    """A run of --unet-bn-from, read and never trained or written."""
+    done = osp.join(work_dir, 'result.json')
+    if not osp.exists(done):
+        raise FileNotFoundError(f'{done} is missing: --unet-bn-from needs every BN UNet run this '
+                                'protocol asks for, from a complete previous run')
+    return reporting.read_json(done)
+
+
 def tune_run(arm, lr, args):
     """mIoU on the tuning split of ``arm`` at ``lr`` (seed --tune-seed, --tune-epochs)."""
-    work_dir = osp.join(args.out_dir, 'tune', arm, f'lr{lr:g}')
+    work_dir = osp.join(run_root(arm, args), 'tune', arm, f'lr{lr:g}')
+    if run_root(arm, args) != args.out_dir:
+        return reused_result(work_dir)
 
     def make():
         try:
@@ -122,7 +149,9 @@ def score(run):
 
 def report_run(arm, seed, lr, args):
     """A reported run: ``arm`` at its chosen ``lr`` on ``seed``, scored on the test split."""
-    work_dir = osp.join(args.out_dir, 'runs', arm, f'seed{seed}')
+    work_dir = osp.join(run_root(arm, args), 'runs', arm, f'seed{seed}')
+    if run_root(arm, args) != args.out_dir:
+        return reused_result(work_dir)
     return reporting.cached_result(work_dir,
                                    lambda: train(arm, lr, seed, args.epochs, work_dir, args, 'val'))
 
@@ -234,6 +263,11 @@ def parse_args(argv=None):
         default=min(2, launch.threads_per_job(1)),
         help='runs at once, the cores shared among them (default: 2 where there are 2)')
     parser.add_argument('--data', default=osp.join(ROOT, 'data', 'seg_demo_scans'))
+    parser.add_argument(
+        '--unet-bn-from',
+        default=None,
+        metavar='PREVIOUS_RUN_DIR',
+        help='train ISO-UNet only; the BN UNet runs from this previous run (same protocol)')
     reporting.add_run_arguments(parser, 'seg_demo', QUICK, 'a minute or two')
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.jobs < 1:
@@ -243,7 +277,27 @@ def parse_args(argv=None):
         parser.error(f'--tune-epochs must be 1 to --epochs ({args.epochs}), got {args.tune_epochs}')
     args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'seg_demo', root=ROOT))
     args.data = osp.abspath(args.data)
+    if args.unet_bn_from:
+        args.unet_bn_from = osp.abspath(args.unet_bn_from)
+        check_previous_run(parser, args)
     return args
+
+
+def check_previous_run(parser, args):
+    """--unet-bn-from: a complete run (its results.json) of the same protocol and seeds."""
+    try:
+        previous = reporting.read_json(osp.join(args.unet_bn_from, 'results.json'))['args']
+    except FileNotFoundError:
+        parser.error(f'--unet-bn-from {args.unet_bn_from}: no results.json, not a complete run')
+    differ = [
+        f'{key}: {previous.get(key)!r} there, {getattr(args, key)!r} here'
+        for key in REUSED_PROTOCOL if previous.get(key) != getattr(args, key)
+    ]
+    if not set(args.seeds) <= set(previous['seeds']):
+        differ.append(f'seeds: {previous["seeds"]} there, {args.seeds} here')
+    if differ:
+        parser.error(f'--unet-bn-from {args.unet_bn_from} ran another protocol: ' +
+                     '; '.join(differ))
 
 
 def tune(args):
@@ -296,7 +350,9 @@ def write_table(rows, paired, choices, threshold, args, seconds):
         f'on the {DATA["num_tune"]} tuning scans (seed {args.tune_seed}, {args.tune_epochs} '
         f'epochs); scored on the {DATA["num_val"]} test scans), {args.epochs} epochs, seeds '
         f'{args.seeds}, {args.jobs} run(s) at once. mIoU / mDice: both classes, MMSegmentation\'s '
-        'IoUMetric (%); lesion IoU / Dice over all test pixels; mean ± sd over seeds.', '',
+        'IoUMetric (%); lesion IoU / Dice over all test pixels; mean ± sd over seeds.' +
+        (f' BN UNet runs read from {args.unet_bn_from} (not retrained; its s/iter there).'
+         if args.unet_bn_from else ''), '',
         '| model | backbone params | lr | mIoU | mDice | lesion IoU | lesion Dice | s/iter | '
         'peak RSS |', '|---|---|---|---|---|---|---|---|---|'
     ]

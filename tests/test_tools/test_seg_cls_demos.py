@@ -112,3 +112,44 @@ def iou_by_hand(scans, gts, t):
     pred = np.concatenate([s.ravel() for s in scans]) > t
     true = np.concatenate([g.ravel() for g in gts]) == 1
     return (pred & true).sum() / max((pred | true).sum(), 1)
+
+
+def test_seg_demo_unet_bn_from_reads_a_previous_runs_bn_unet_and_checks_its_protocol(
+        tmp_path, capsys):
+    """--unet-bn-from: the BN UNet's tuning and seed runs come from a previous run folder of the
+    same protocol (refused otherwise, by name), read and never trained or written there."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import seg_demo
+
+    from isonet_det.experiments import reporting
+    previous = tmp_path / 'previous'
+
+    def save(path, value):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        reporting.write_json(str(path), value)
+
+    new = ['--out-dir', str(tmp_path / 'new'), '--unet-bn-from', str(previous)]
+    with pytest.raises(SystemExit):
+        seg_demo.parse_args(new)  # no results.json: not a complete run
+    assert 'not a complete run' in capsys.readouterr().err
+    protocol = vars(seg_demo.parse_args(['--out-dir', str(tmp_path / 'other')]))
+    save(previous / 'results.json', dict(args=dict(protocol, epochs=20)))
+    with pytest.raises(SystemExit):
+        seg_demo.parse_args(new)
+    assert 'epochs: 20 there, 50 here' in capsys.readouterr().err
+    save(previous / 'results.json', dict(args=protocol))
+    with pytest.raises(SystemExit):
+        seg_demo.parse_args(new + ['--seeds', '0', '3'])
+    assert 'seeds' in capsys.readouterr().err
+    tuned = dict(arm='unet_bn', lr=0.4, mIoU=90.0, loss=[0.1])
+    seed = dict(tuned, seed=1, work_dir=str(previous / 'runs' / 'unet_bn' / 'seed1'))
+    save(previous / 'tune' / 'unet_bn' / 'lr0.4' / 'result.json', tuned)
+    save(previous / 'runs' / 'unet_bn' / 'seed1' / 'result.json', seed)
+    files = sorted(previous.rglob('*'))
+    args = seg_demo.parse_args(new)
+    assert seg_demo.tune_run('unet_bn', 0.4, args) == tuned
+    assert seg_demo.report_run('unet_bn', 1, 0.4, args) == seed
+    with pytest.raises(FileNotFoundError, match='lr0.8'):
+        seg_demo.tune_run('unet_bn', 0.8, args)
+    assert sorted(previous.rglob('*')) == files  # nothing written there
+    assert seg_demo.run_root('iso_unet', args) == args.out_dir != str(previous)

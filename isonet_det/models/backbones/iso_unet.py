@@ -1,4 +1,5 @@
-"""ISO-UNet: a UNet with no normalisation, SReLU after every conv and Delta-initialised kernels.
+"""ISO-UNet: a UNet with no normalisation, SReLU after every conv and Delta-initialised kernels
+(the decoder's convs that read ``[up(x), skip]`` pass both halves through at init).
 
 The isometric recipe of Qi et al. 2020 (Sec. 3: Delta init, SReLU ``max(x, b)`` with ``b = -1``,
 eq. 7; the orthogonality regulariser of eq. 5/6 through ``IsometryRegularizerHook``) applied to
@@ -24,11 +25,14 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleList
 from mmengine.registry import MODELS
 from torch import Tensor
 
+from ..initializers import concat_delta_init_
 from ..utils import build_activation, conv3x3, pytorch_default_init
+
+SKIP_INITS = ('sum', 'zero')
 
 
 class ISOConvBlock(nn.Sequential):
@@ -47,20 +51,42 @@ class ISOConvBlock(nn.Sequential):
 class ISOUpBlock(nn.Module):
     """2x2 stride-2 transposed conv of the deeper map to the skip's width, concatenation
     ``[up(x), skip]`` and an :class:`ISOConvBlock`: ``(N, 2C, H/2, W/2), (N, C, H, W) -> (N, C, H,
-    W)``."""
+    W)``. ``skip_init='sum'``: :meth:`init_weights` opens the skip half (``None``: leaves the
+    weights to the parent's ``init_cfg``)."""
 
-    def __init__(self, in_channels: int, skip_channels: int, num_convs: int, act_cfg: dict):
+    def __init__(self,
+                 in_channels: int,
+                 skip_channels: int,
+                 num_convs: int,
+                 act_cfg: dict,
+                 skip_init: Optional[str] = None):
         super().__init__()
+        self.skip_init = skip_init
         self.upsample = nn.ConvTranspose2d(in_channels, skip_channels, 2, stride=2, bias=False)
         self.convs = ISOConvBlock(2 * skip_channels, skip_channels, num_convs, act_cfg)
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         return self.convs(torch.cat([self.upsample(x), skip], dim=1))
 
+    def init_weights(self) -> None:
+        """With ``skip_init='sum'``, the first conv, which reads ``[up(x), skip]``, to ``(up(x) +
+        skip) / sqrt(2)`` at its centre tap
+        (:func:`~isonet_det.models.initializers.concat_delta_init_`); otherwise nothing. mmengine
+        calls it after :class:`ISOUNet`'s ``init_cfg`` (the Delta), once."""
+        if self.skip_init == 'sum':
+            concat_delta_init_(self.convs[0].weight, parts=2)
+
 
 @MODELS.register_module()
 class ISOUNet(BaseModule):
-    """ISO-UNet backbone (no normalisation layer anywhere).
+    """ISO-UNet backbone (no normalisation layer anywhere, and no biases, as ISONet).
+
+    Init of the skip connections: the first conv of each decoder block reads ``[up(x), skip]``
+    (2C channels) and writes C. Delta on it is the identity on the up-sampled half only, so every
+    skip, which carries the encoder's high-resolution detail, starts at zero weight and must be
+    opened by its gradient. ISO-UNet gives that conv the centre tap ``[I, I] / sqrt(2)`` instead
+    (``skip_init='sum'``): ``(up + skip) / sqrt(2)``, both halves through, norm-preserving for
+    uncorrelated halves; its rows are orthonormal, so the regulariser is still 0 at init.
 
     Args:
         in_channels: input image channels (1 for single-channel scans). Default: 3.
@@ -71,12 +97,17 @@ class ISOUNet(BaseModule):
         act_cfg: the activation after every conv; SReLU gets one threshold per channel,
             initialised at -1. Default: ``dict(type='SReLU')``.
         with_cp: recompute each block in the backward instead of keeping its activations.
+        skip_init: the default init of each decoder block's first conv (with ``init_cfg=None``
+            only): ``'sum'`` (default), ``(up + skip) / sqrt(2)`` at the centre tap (see above);
+            ``'zero'``, the previous default, plain Delta: the identity on the up-sampled half,
+            the skip half at zero.
         norm_cfg: must be ``None``; accepted so that a config switched from MMSegmentation's
             ``UNet`` fails with a clear error instead of an unknown-argument one.
         init_cfg: ``None`` for the reference init (Delta on every conv and transposed conv,
-            :func:`~isonet_det.models.initializers.upsample_delta_init_` for the latter; the
-            stem conv, which reads the image, keeps PyTorch's default init, as in ISONet), or any
-            mmengine ``init_cfg`` (e.g. ``Pretrained``).
+            :func:`~isonet_det.models.initializers.upsample_delta_init_` for the latter, then
+            ``skip_init`` on the decoder's first convs; the stem conv, which reads the image,
+            keeps PyTorch's default init, as in ISONet), or any mmengine ``init_cfg`` (e.g.
+            ``Pretrained``; ``skip_init`` is then not applied).
     """
 
     def __init__(self,
@@ -87,6 +118,7 @@ class ISOUNet(BaseModule):
                  dec_num_convs=2,
                  act_cfg: dict = dict(type='SReLU'),
                  with_cp: bool = False,
+                 skip_init: str = 'sum',
                  norm_cfg: Optional[dict] = None,
                  init_cfg=None):
         if norm_cfg is not None:
@@ -97,8 +129,13 @@ class ISOUNet(BaseModule):
         if in_channels < 1 or base_channels < 1:
             raise ValueError('in_channels and base_channels must be positive, got '
                              f'{in_channels}, {base_channels}')
+        if skip_init not in SKIP_INITS:
+            raise ValueError(f'skip_init must be one of {SKIP_INITS}, got {skip_init!r}')
         enc_num_convs = self._per_block('enc_num_convs', enc_num_convs, num_stages)
         dec_num_convs = self._per_block('dec_num_convs', dec_num_convs, num_stages - 1)
+        # the decoder blocks' own init step runs after this init_cfg (mmengine: parent, then
+        # children), on the default init only: never over a Pretrained or the user's init
+        block_skip_init = skip_init if init_cfg is None else None
         if init_cfg is None:
             init_cfg = dict(
                 type='Delta',
@@ -109,6 +146,7 @@ class ISOUNet(BaseModule):
         self.base_channels = base_channels
         self.num_stages = num_stages
         self.with_cp = with_cp
+        self.skip_init = skip_init
         widths = [base_channels * 2**i for i in range(num_stages)]
         self.encoder = nn.ModuleList()
         for i, width in enumerate(widths):
@@ -117,8 +155,9 @@ class ISOUNet(BaseModule):
                              act_cfg))
         self.pool = nn.MaxPool2d(2)
         # decoder[i] joins the output of encoder block i + 1 (or of decoder[i + 1]) with block i
-        self.decoder = nn.ModuleList(
-            ISOUpBlock(widths[i + 1], widths[i], dec_num_convs[i], act_cfg)
+        # mmengine's ModuleList, so that init_weights reaches the blocks' skip init
+        self.decoder = ModuleList(
+            ISOUpBlock(widths[i + 1], widths[i], dec_num_convs[i], act_cfg, block_skip_init)
             for i in range(num_stages - 1))
 
     @staticmethod

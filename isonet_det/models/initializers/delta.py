@@ -59,6 +59,31 @@ def upsample_delta_init_(deconv: nn.modules.conv._ConvTransposeNd) -> Tensor:
     return weight
 
 
+@torch.no_grad()
+def concat_delta_init_(tensor: Tensor, parts: int = 2) -> Tensor:
+    """The Delta of a conv that reads ``parts`` equal-width inputs concatenated along the channels
+    (a UNet decoder's ``cat([up(x), skip])``), in place: kernel ``(C, parts * C, *k)`` with the
+    centre tap ``[I, ..., I] / sqrt(parts)`` and every other tap zero, so ``conv(cat([x_1, ...,
+    x_parts])) = (x_1 + ... + x_parts) / sqrt(parts)``: every input passes through.
+
+    The centre tap's rows are orthonormal (``W W^T = I``), so the conv is a co-isometry and the
+    isometry regulariser (taken on the smaller side, ``C < parts * C``) is 0 there, as on a Delta
+    kernel; the output keeps the inputs' scale when they are uncorrelated. :func:`delta_init_` on
+    the same kernel is the identity on ``x_1`` and zero on the others.
+    """
+    _check_kernel(tensor, 1)
+    if parts < 1 or tensor.shape[1] != parts * tensor.shape[0]:
+        raise ValueError(f'concat_delta_init_ needs a kernel (C, parts * C, *k) with parts >= 1, '
+                         f'got shape {tuple(tensor.shape)} and parts={parts}')
+    tensor.zero_()
+    channels = tensor.shape[0]
+    idx = torch.arange(channels, device=tensor.device)
+    centre = _centre(tensor)
+    for part in range(parts):
+        tensor[(idx, idx + part * channels) + centre] = 1.0 / math.sqrt(parts)
+    return tensor
+
+
 def haar_orthogonal(rows: int,
                     cols: int,
                     generator: Optional[torch.Generator] = None,
