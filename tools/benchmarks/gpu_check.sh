@@ -4,7 +4,12 @@
 # runs the GPU correctness checks and the benchmark's GPU sections, and writes their tables to
 # a folder. About 5-8 minutes on one H200.
 #
-#   bash tools/benchmarks/gpu_check.sh [OUT_DIR]     # default: $OUT, else work_dirs/gpu_check
+#   bash tools/benchmarks/gpu_check.sh [OUT_DIR [STEP ...]]  # default: $OUT, else work_dirs/gpu_check
+#
+# Steps (default: checks bench compile): checks (tools/benchmarks/gpu_checks.py), bench and
+# compile (the benchmark's GPU sections), ablation and trainability (the experiments of
+# docs/experiments/isonet_ablation.md and depth_trainability.md at their reported settings, on the
+# GPU: they need numpy and matplotlib among the wheels, see below).
 #
 # Prepare the wheels on any machine with pip and the package index (Python 3.12 here; for
 # another Python, change --python-version), into .gpu_wheels/ (git-ignored):
@@ -17,11 +22,28 @@
 #       && tar xzf mmcv-2.1.0.tar.gz && cd mmcv-2.1.0 && pip install 'setuptools<70' wheel \
 #       && MMCV_WITH_OPS=0 pip wheel --no-deps --no-build-isolation . -w "$OLDPWD/.gpu_wheels"
 #
-# With mmcv's CUDA ops and mmdet among the wheels, the benchmark's detector section runs too.
+# With mmcv's CUDA ops and mmdet among the wheels, the benchmark's detector section runs too. For
+# the experiment steps, numpy and matplotlib (and their dependencies) go into .gpu_wheels/plots/
+# (git-ignored too) the same way:
+#
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .gpu_wheels/plots \
+#       numpy matplotlib contourpy cycler fonttools kiwisolver packaging pillow pyparsing \
+#       python-dateutil six
 # Environment: ISONET_GPU_WHEELS (default .gpu_wheels), REPEATS (default 10), IMAGE (800x1344).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT_DIR=${1:-${OUT:-work_dirs/gpu_check}}
+[ $# -gt 0 ] && shift
+STEPS=("$@")
+[ $# -gt 0 ] || STEPS=(checks bench compile)
+for name in "${STEPS[@]}"; do
+  case $name in
+    checks | bench | compile | ablation | trainability) ;;
+    *) echo "[gpu] ERROR: unknown step '$name' (checks, bench, compile, ablation, trainability)" >&2
+       exit 2 ;;
+  esac
+done
 WHEELS=${ISONET_GPU_WHEELS:-.gpu_wheels}
 REPEATS=${REPEATS:-10}
 IMAGE=${IMAGE:-800x1344}
@@ -29,7 +51,8 @@ mkdir -p "$OUT_DIR"
 SITE=$(mktemp -d)
 if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
-    "$WHEELS"/*.whl || { echo "[gpu] ERROR: installing the wheels of $WHEELS failed" >&2; exit 1; }
+    "$WHEELS"/*.whl $(ls "$WHEELS"/plots/*.whl 2>/dev/null) \
+    || { echo "[gpu] ERROR: installing the wheels of $WHEELS failed" >&2; exit 1; }
 fi
 export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 python3 -c 'import torch, mmengine, mmcv, isonet_det; assert torch.cuda.is_available()' \
@@ -47,7 +70,16 @@ step() {  # name, timeout in s, command...
   [ "$rc" = 0 ] || { echo "[gpu] $name exited $rc" >&2; status=1; }
 }
 B=(python3 tools/benchmarks/benchmark.py --device cuda --repeats "$REPEATS" --image-size "$IMAGE")
-step checks 120 python3 tools/benchmarks/gpu_checks.py
-step bench 240 "${B[@]}" --only penalty,backbone,srelu,inference,shard,detector
-step compile 200 "${B[@]}" --only compile
+E=(--device cuda --out-dir)
+for name in "${STEPS[@]}"; do
+  case $name in
+    checks) step checks 120 python3 tools/benchmarks/gpu_checks.py ;;
+    bench) step bench 240 "${B[@]}" --only penalty,backbone,srelu,inference,shard,detector ;;
+    compile) step compile 200 "${B[@]}" --only compile ;;
+    ablation) step ablation 300 python3 tools/analysis/isonet_ablation.py "${E[@]}" \
+      "$OUT_DIR/ablation" ;;
+    trainability) step trainability 300 python3 tools/analysis/depth_trainability.py "${E[@]}" \
+      "$OUT_DIR/trainability" ;;
+  esac
+done
 exit $status
