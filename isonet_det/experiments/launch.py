@@ -52,8 +52,8 @@ def test_in_subprocess(config: str,
     :func:`train_in_subprocess` runs training (output in ``work_dir/test.log``). Returns the
     metrics mmengine wrote (``work_dir/<timestamp>/<timestamp>.json``)."""
     os.makedirs(work_dir, exist_ok=True)
-    _run_cli(['test', config, checkpoint, '--work-dir', work_dir],
-             osp.join(work_dir, 'test.log'), jobs, name or config)
+    _run_cli(['test', config, checkpoint, '--work-dir', work_dir], osp.join(work_dir, 'test.log'),
+             jobs, name or config)
     files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
     if not files:
         raise FileNotFoundError(f'{name or config}: no metrics file under {work_dir}')

@@ -69,8 +69,8 @@ def run_config(variant, seed, args):
             backbone_lr_mult=args.mult,
             val_split='tune')
     cfg.model.backbone.residual_scale_init = init
-    cfg.optim_wrapper.paramwise_cfg.custom_keys['residual_scale'] = dict(
-        lr_mult=gate_lr * args.mult)
+    cfg.optim_wrapper.paramwise_cfg.custom_keys['residual_scale'] = dict(lr_mult=gate_lr *
+                                                                         args.mult)
     test_loader = copy.deepcopy(cfg.val_dataloader)
     test_loader.dataset.ann_file = 'annotations/instances_val.json'
     test_loader.dataset.data_prefix = dict(img='val/')
@@ -148,9 +148,10 @@ def summarise(runs, args):
     for variant in args.variants:
         mine = by[variant]
         gates = [g for r in mine.values() for g in r.get('gates', [])]
-        curve = [
-            sum(c) / len(c) for c in zip(*(r['tune_bbox_mAP'] for r in mine.values()))
-        ] if all(r['tune_bbox_mAP'] for r in mine.values()) else []
+        curve = [sum(c) / len(c)
+                 for c in zip(*(r['tune_bbox_mAP']
+                                for r in mine.values()))] if all(r['tune_bbox_mAP']
+                                                                 for r in mine.values()) else []
         row = dict(
             variant=variant,
             init=VARIANTS[variant][0],
@@ -197,7 +198,7 @@ def write_table(rows, held, args, seconds):
         f'split box / mask mAP, mean ± sd over seeds {args.seeds}; Δ: paired difference to the '
         f'reference, mean [95% t interval]; s: every block\'s gate at the end, over all runs.', '',
         '| variant | s at init | s lr / backbone lr | box mAP | mask mAP | box Δ | mask Δ | box '
-        'mAP per seed | final s: mean [min, max], > 0 | diverged |', '|---|---|---|---|---|---|---|---|---|---|'
+        'mAP per seed | final s: mean [min, max], > 0 | diverged |', '|---' * 10 + '|'
     ]
     for r in rows:
         deltas = []
@@ -212,9 +213,11 @@ def write_table(rows, held, args, seconds):
             f'{deltas[0]} | {deltas[1]} | {" / ".join(fmt(v) for v in r["box_per_seed"])} | '
             f'{fmt(g["mean"])} [{fmt(g["min"])}, {fmt(g["max"])}], {g["positive"]}/{g["count"]} '
             f'| {r["diverged"]} |')
-    lines += ['', 'Tuning-split box mAP per epoch (mean over seeds):', '',
-              '| variant | ' + ' | '.join(f'{e + 1}' for e in range(args.epochs)) + ' |',
-              '|---|' + '---|' * args.epochs]
+    lines += [
+        '', 'Tuning-split box mAP per epoch (mean over seeds):', '',
+        '| variant | ' + ' | '.join(f'{e + 1}' for e in range(args.epochs)) + ' |',
+        '|---|' + '---|' * args.epochs
+    ]
     for r in rows:
         lines.append(f'| {r["variant"]} | ' + ' | '.join(fmt(v) for v in r['tune_curve']) + ' |')
     if held['held'] is not None:
@@ -235,8 +238,7 @@ def plot(runs, args):
         for j, r in enumerate(x for x in runs if x['variant'] == variant):
             label = variant if j == 0 else None
             epochs = range(1, len(r['tune_bbox_mAP']) + 1)
-            axes[0].plot(epochs, r['tune_bbox_mAP'], 'o-', color=f'C{i}', lw=0.8, ms=3,
-                         label=label)
+            axes[0].plot(epochs, r['tune_bbox_mAP'], 'o-', color=f'C{i}', lw=0.8, ms=3, label=label)
             axes[1].plot(r['iters'], r['loss'], color=f'C{i}', lw=0.6, label=label)
     axes[0].set(xlabel='epoch', ylabel='box mAP (tuning split)')
     axes[1].set(xlabel='iteration', ylabel='training loss', yscale='log')
@@ -295,14 +297,19 @@ def main(argv=None):
         generate_shapes_dataset(args.data, 400, 200, 128, 0, 'simple', num_tune=100)
     # seed-major: every variant of a seed finishes before the next seed starts, so an interrupted
     # run leaves complete pairs
-    runs = launch.run_all(
-        [partial(run, v, s, args) for s in args.seeds for v in args.variants], args.jobs)
+    runs = launch.run_all([partial(run, v, s, args) for s in args.seeds for v in args.variants],
+                          args.jobs)
     rows, held = summarise(runs, args)
     seconds = time.perf_counter() - start
     reporting.write_json(
         osp.join(args.out_dir, 'results.json'),
-        dict(args=vars(args), rows=rows, held=held, runs=runs, seconds=seconds,
-             load_average=os.getloadavg()))
+        dict(
+            args=vars(args),
+            rows=rows,
+            held=held,
+            runs=runs,
+            seconds=seconds,
+            load_average=os.getloadavg()))
     plot(runs, args)
     print(write_table(rows, held, args, seconds))
     print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png}}')
