@@ -35,8 +35,30 @@ from statistics import NormalDist
 from typing import Tuple
 
 import numpy as np
-from scipy.integrate import quad
-from scipy.optimize import brentq
+
+
+def _bisect(f, a: float, b: float, xtol: float = 2e-12, rtol: float = 1e-15) -> float:
+    """A root of ``f`` in ``[a, b]`` (``f(a)``, ``f(b)`` of opposite signs) by bisection, to
+    ``xtol + rtol |x|``: scipy's ``brentq`` where scipy is missing (a bare GPU machine)."""
+    fa = f(a)
+    for _ in range(2000):
+        m = 0.5 * (a + b)
+        if b - a <= 2 * (xtol + rtol * abs(m)) or m in (a, b):
+            return m
+        fm = f(m)
+        if fm == 0:
+            return m
+        if (fm < 0) == (fa < 0):
+            a, fa = m, fm
+        else:
+            b = m
+    return 0.5 * (a + b)
+
+
+try:
+    from scipy.optimize import brentq
+except ImportError:  # the tanh maths needs no scipy; the piecewise-linear correlation map does
+    brentq = _bisect
 
 __all__ = [
     'variance_map', 'fixed_point_q', 'chi_1', 'correlation_map', 'fixed_point_c', 'depth_scales',
@@ -167,6 +189,7 @@ def _correlation_terms(c: float, q: float, sigma_w: float, nonlinearity: str,
         m = s * c * z1
         return float(m > b) if sd < 1e-300 else _normal_cdf((m - b) / sd)
 
+    from scipy.integrate import quad
     below = quad(lambda z: _normal_pdf(z) * b * phi2_given(z), -np.inf, a, epsabs=1e-13)[0]
     above = quad(lambda z: _normal_pdf(z) * s * z * phi2_given(z), a, np.inf, epsabs=1e-13)[0]
     both_step = quad(lambda z: _normal_pdf(z) * step2_given(z), a, np.inf, epsabs=1e-13)[0]

@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..analysis.layer_report import orthogonality_error
 from ..datasets import make_prototype_pairs, make_prototypes
+from ..ops import isometry_penalty
 
 Data = Tuple[torch.Tensor, torch.Tensor]
 
@@ -29,8 +29,22 @@ TASKS = {
 }
 
 
-def add_lr_arguments(parser) -> None:
-    """``--sweep-steps`` and ``--lrs`` (the initial grid of :func:`sweep_and_train`)."""
+def orthogonality_error(conv: nn.Conv2d) -> float:
+    """``||Conv(A, A) - delta||_F / ||delta||_F``: the same as
+    :func:`isonet_det.analysis.orthogonality_error`, here so that this module does not import
+    :mod:`isonet_det.analysis` (which loads ``isonet_theory`` and so scipy, absent from a bare
+    GPU machine)."""
+    with torch.no_grad():
+        penalty = isometry_penalty([conv]).item()
+    smaller = min(conv.out_channels, conv.in_channels) // conv.groups * conv.groups
+    return (2.0 * penalty / smaller)**0.5
+
+
+def add_lr_arguments(parser,
+                     lrs: Sequence[float] = (1e-3, 1e-2, 1e-1),
+                     factor: float = 10.0) -> None:
+    """``--sweep-steps`` and ``--lrs`` (the initial grid of :func:`sweep_and_train`, default
+    ``lrs``; its help says the grid extends by ``factor``, which the tool passes on)."""
     parser.add_argument(
         '--sweep-steps',
         type=int,
@@ -41,13 +55,25 @@ def add_lr_arguments(parser) -> None:
         '--lrs',
         type=float,
         nargs='+',
-        default=[1e-3, 1e-2, 1e-1],
-        help='the initial grid: extended x10 at an edge until the choice is interior')
+        default=list(lrs),
+        help=f'the initial grid: extended x{factor:.3g} at an edge until the choice is interior')
 
 
 def tail_mean(values: Sequence[float], n: int = 10) -> float:
     """Mean of the last ``n`` values (``nan`` if there are none)."""
     return sum(values[-n:]) / len(values[-n:]) if values else float('nan')
+
+
+def still_falling(losses: Sequence[float], fraction: float = 0.1, tol: float = 0.02) -> bool:
+    """Whether a learning curve has not flattened: the mean loss of its last ``fraction`` of
+    steps (at least 10) is more than ``max(tol, 0.05 x that mean)`` below the mean of as many
+    steps before them. ``False`` for a curve too short to tell (under 20 steps)."""
+    n = max(10, int(len(losses) * fraction))
+    if len(losses) < 2 * n:
+        return False
+    last = sum(losses[-n:]) / n
+    before = sum(losses[-2 * n:-n]) / n
+    return before - last > max(tol, 0.05 * last)
 
 
 def blew_up(losses: Sequence[float], margin: float = 0.5, window: int = 10) -> bool:
@@ -78,7 +104,9 @@ def train_classifier(model: nn.Module,
                      weight_decay: float = 0.0,
                      seed: int = 0,
                      head_only: bool = False,
-                     track_every: int = 0) -> Dict:
+                     track_every: int = 0,
+                     eval_data: Optional[Data] = None,
+                     eval_every: int = 0) -> Dict:
     """SGD (momentum 0.9) on ``cross_entropy + coeff * regulariser(model.body_convs())``.
 
     Batches are drawn with a generator seeded by ``seed``, so runs with the same seed see the same
@@ -87,7 +115,11 @@ def train_classifier(model: nn.Module,
     (the frozen-body baseline). Stops at the first non-finite loss. Returns ``dict(losses,
     accuracies, diverged)`` (per step, training batch), ``body_change`` (:func:`relative_change`
     of the body convs' weights) and, with ``track_every > 0``, ``orthogonality``: ``[step,
-    [error per body conv]]`` at step 0, every ``track_every`` steps and at the end.
+    [error per body conv]]`` at step 0, every ``track_every`` steps and at the end. With
+    ``eval_data`` and ``eval_every > 0``, ``held_out``: ``[step, accuracy(model, eval_data)]`` at
+    the same points, every ``eval_every`` steps (a learning curve on held-out data). The batch
+    indices are drawn on the CPU and moved to the images' device, so a run sees the same batches
+    on any device.
     """
     body = model.body_convs()
     convs = body if regulariser is not None else []
@@ -105,7 +137,13 @@ def train_classifier(model: nn.Module,
     losses: List[float] = []
     accs: List[float] = []
     tracked = []
+    held_out = []
+    evaluate = eval_data is not None and eval_every > 0
     model.train()
+
+    def record_held_out(step):
+        held_out.append([step, accuracy(model, eval_data)])
+        model.train()
 
     def result(diverged):
         out = dict(
@@ -117,12 +155,18 @@ def train_classifier(model: nn.Module,
             if not diverged and tracked[-1][0] != len(losses):
                 tracked.append([len(losses), [orthogonality_error(c) for c in body]])
             out['orthogonality'] = tracked
+        if evaluate:
+            if not diverged and held_out[-1][0] != len(losses):
+                record_held_out(len(losses))
+            out['held_out'] = held_out
         return out
 
     for step in range(steps):
         if track_every > 0 and step % track_every == 0:
             tracked.append([step, [orthogonality_error(c) for c in body]])
-        idx = torch.randint(len(images), (batch_size, ), generator=g)
+        if evaluate and step % eval_every == 0:
+            record_held_out(step)
+        idx = torch.randint(len(images), (batch_size, ), generator=g).to(images.device)
         logits = model(images[idx])
         loss = F.cross_entropy(logits, labels[idx])
         total = loss + coeff * regulariser(convs) if regulariser is not None else loss
@@ -167,27 +211,46 @@ class FrozenBody(nn.Module):
     ``features`` are a model's head inputs (``model.head_input``) for every image of a table,
     taken at init; training this module on ``(indices, labels)`` is training the model with
     everything but its head frozen (the models here have no dropout or batch statistics), at the
-    cost of a linear model. See :func:`frozen_body_factory`.
+    cost of a linear model. See :func:`frozen_body_factory`. ``feature_sd``: the mean over
+    features of their standard deviation across the training inputs, before any standardisation
+    (how large the input-dependent part of what the body passes on is).
     """
 
-    def __init__(self, features: torch.Tensor, head: nn.Module):
+    def __init__(self, features: torch.Tensor, head: nn.Module, feature_sd: float = math.nan):
         super().__init__()
         self.register_buffer('features', features)
         self.head = head
+        self.feature_sd = feature_sd
 
     def body_convs(self) -> List[nn.Conv2d]:
         return []
 
     def forward(self, index):
-        return self.head(self.features[index])
+        return self.head(self.features[index.to(self.features.device)])
+
+
+def standardise(features: torch.Tensor, train_count: int) -> Tuple[torch.Tensor, float]:
+    """``(features - mean) / sd`` per feature, the mean and sd over the first ``train_count``
+    rows (the training inputs; a feature constant there is only centred), and the mean over
+    features of that sd (the input-dependent scale of the raw features)."""
+    train = features[:train_count].double()
+    mean, sd = train.mean(0), train.std(0)
+    scaled = (features.double() - mean) / torch.where(sd > 0, sd, torch.ones_like(sd))
+    return scaled.to(features.dtype), float(sd.mean())
 
 
 def frozen_body_factory(make_model: Callable[[int], nn.Module],
                         images: torch.Tensor,
-                        batch_size: int = 256) -> Callable[[int], FrozenBody]:
+                        batch_size: int = 256,
+                        standardize: bool = False,
+                        train_count: Optional[int] = None) -> Callable[[int], FrozenBody]:
     """``make(seed)`` for :func:`sweep_and_train`: a :class:`FrozenBody` of ``make_model(seed)``
     over ``images`` (the head inputs computed once per seed, a fresh copy of the model's initial
-    head each call). Train it on ``(torch.arange(n), labels)`` for the first ``n`` images."""
+    head each call). Train it on ``(torch.arange(n), labels)`` for the first ``n`` images.
+
+    ``standardize``: the head reads the features standardised (:func:`standardise`, statistics of
+    the first ``train_count`` images, default all), as a linear readout would be fitted: a body
+    that keeps its inputs apart at a tiny scale is then not failed by its head's lr."""
     cache = {}
 
     def make(seed):
@@ -199,21 +262,29 @@ def frozen_body_factory(make_model: Callable[[int], nn.Module],
                     model.head_input(images[i:i + batch_size])
                     for i in range(0, len(images), batch_size)
                 ])
-            cache[seed] = (features, model.head)
-        features, head = cache[seed]
-        return FrozenBody(features, copy.deepcopy(head))
+            count = len(images) if train_count is None else train_count
+            scaled, sd = standardise(features, count)
+            cache[seed] = (scaled if standardize else features, model.head, sd)
+        features, head, sd = cache[seed]
+        return FrozenBody(features, copy.deepcopy(head), sd)
 
     return make
 
 
-def frozen_body_task(make_model: Callable[[int], nn.Module], data: Data,
-                     test: Data) -> Tuple[Callable[[int], FrozenBody], Data, Data]:
+def frozen_body_task(make_model: Callable[[int], nn.Module],
+                     data: Data,
+                     test: Data,
+                     standardize: bool = False) -> Tuple[Callable[[int], FrozenBody], Data, Data]:
     """The frozen-body baseline of ``make_model`` on ``data`` and ``test``: ``(make, train,
     held_out)`` for :func:`sweep_and_train` and :func:`accuracy`, where the images are replaced by
-    their indices into one table of head inputs (training images first, then the held-out ones)."""
+    their indices into one table of head inputs (training images first, then the held-out ones).
+    ``standardize``: features standardised with the training images' statistics
+    (:func:`frozen_body_factory`)."""
     n = len(data[0])
-    make = frozen_body_factory(make_model, torch.cat([data[0], test[0]]))
-    return make, (torch.arange(n), data[1]), (torch.arange(n, n + len(test[0])), test[1])
+    make = frozen_body_factory(
+        make_model, torch.cat([data[0], test[0]]), standardize=standardize, train_count=n)
+    index = torch.arange(n + len(test[0]), device=data[1].device)  # beside the labels
+    return make, (index[:n], data[1]), (index[n:], test[1])
 
 
 def final_scores(run: Dict, model: nn.Module, test: Data) -> Dict[str, float]:
@@ -245,6 +316,7 @@ def sweep_and_train(make_model: Callable[[int], nn.Module],
                     steps: int,
                     sweep_seeds: Optional[Sequence[int]] = None,
                     max_extensions: int = 3,
+                    factor: float = 10.0,
                     **train_kwargs) -> Dict:
     """Choose the learning rate by a sweep on seeds other than the reported one, then train.
 
@@ -254,19 +326,23 @@ def sweep_and_train(make_model: Callable[[int], nn.Module],
     than the reported run's); its score is the mean over those seeds of the last 10 steps' loss
     (``inf`` if any diverged). A sweep shorter than the budget can mislead: on the pairs task a
     depth-100 Delta-Orthogonal tanh net led at lr 1e-2 after 60 steps and trained only at 1e-3.
-    While the best lr is the smallest or the largest of the grid, the grid extends by a factor 10
-    that way (at most ``max_extensions`` times), so the choice is interior: a tried lr on each
-    side. The lr with the best score trains ``make_model(seed)`` for ``steps``. If that run diverges
-    (non-finite loss) or :func:`blew_up`, the next best lr is tried; if every one does, the finite
-    run with the lowest final loss is kept, marked ``unstable`` (if none is finite, the smallest
-    lr's run, ``diverged``). Returns the run's ``losses``, ``accuracies``, ``body_change``,
-    ``diverged``, ``unstable``, ``lr``, ``sweep`` (lr -> score), ``interior``, ``tried`` (lrs in
-    the order tried) and the trained ``model``.
+    While the best lr is the smallest or the largest of the grid, the grid extends by ``factor``
+    (default 10; the ISONet ablation's sqrt(10)) that way (at most ``max_extensions`` times), so
+    the choice is interior: a tried lr on each side. The lr with the best score trains
+    ``make_model(seed)`` for ``steps``. If that run diverges (non-finite loss) or :func:`blew_up`,
+    the next best lr is tried; if every one does, the finite run with the lowest final loss is
+    kept, marked ``unstable`` (if none is finite, the smallest lr's run, ``diverged``). Returns
+    the run's ``losses``, ``accuracies``, ``body_change``, ``diverged``, ``unstable``, ``lr``,
+    ``sweep`` (lr -> score), ``interior``, ``tried`` (lrs in the order tried) and the trained
+    ``model``.
     """
     seed = train_kwargs.pop('seed', 0)
     sweep_steps = steps if sweep_steps is None else sweep_steps
     sweep_seeds = tuple(sweep_seeds) if sweep_seeds is not None else (seed + 1000, seed + 2000)
-    kwargs = {k: v for k, v in train_kwargs.items() if k != 'track_every'}
+    kwargs = {
+        k: v
+        for k, v in train_kwargs.items() if k not in ('track_every', 'eval_data', 'eval_every')
+    }
     sweep: Dict[float, float] = {}
     grid = sorted(set(lrs))
     for extension in range(max_extensions + 1):
@@ -283,7 +359,7 @@ def sweep_and_train(make_model: Callable[[int], nn.Module],
         if best is not None and grid[0] < best < grid[-1]:
             break
         if extension < max_extensions:
-            grid.append(best * 10 if best == grid[-1] else grid[0] / 10)
+            grid.append(best * factor if best == grid[-1] else grid[0] / factor)
             grid.sort()
     interior = best is not None and grid[0] < best < grid[-1]
     ranked = sorted(finite, key=sweep.get)

@@ -115,3 +115,24 @@ def test_set_input_variance_puts_the_first_preactivation_at_q():
     assert abs(model.stem(images).var().item() / 0.026 - 1) < 1e-4
     with pytest.raises(ValueError, match='q must be > 0'):
         model.set_input_variance(images, 0.0)
+
+
+def test_circular_conv_pads_by_one_product_with_torchs_values():
+    """PlainCNN's circular convs pad by a 0/1 matrix product: torch's circular conv, value for
+    value, and the same gradients (up to the order of the border sums)."""
+    from isonet_det.analysis.plain_cnn import CircularConv2d
+    torch.manual_seed(0)
+    ref = nn.Conv2d(4, 5, 3, padding=1, padding_mode='circular')
+    fast = CircularConv2d(4, 5, 3, padding=1, padding_mode='circular')
+    fast.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 4, 8, 6, requires_grad=True)
+    out = ref(x)
+    assert torch.equal(fast(x), out)
+    g = torch.randn_like(out)
+    for a, b in zip(
+            torch.autograd.grad(ref(x), (x, ref.weight, ref.bias), g),
+            torch.autograd.grad(fast(x), (x, fast.weight, fast.bias), g)):
+        torch.testing.assert_close(a, b)
+    net = PlainCNN(2, 4, padding_mode='circular')
+    assert all(isinstance(c, CircularConv2d) for c in [net.stem, *net.body_convs()])
+    assert not isinstance(PlainCNN(2, 4).stem, CircularConv2d)

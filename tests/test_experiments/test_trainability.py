@@ -151,3 +151,86 @@ def test_frozen_body_on_cached_features_is_the_head_only_run():
     assert fast['losses'] == pytest.approx(slow['losses'], rel=1e-5)
     torch.testing.assert_close(cached.head.weight, net.head.weight)
     assert not torch.equal(make(3).head.weight, cached.head.weight)  # a fresh head each call
+
+
+def test_sweep_extends_by_the_given_factor():
+    """``factor``: the grid extends by it (the ISONet ablation's sqrt(10)) instead of x10."""
+    run = sweep_and_train(
+        model, DATA, [1e-5, 1e-4], 3, 3, batch_size=16, max_extensions=2, factor=math.sqrt(10))
+    lrs = sorted(run['sweep'])
+    assert lrs[:2] == [1e-5, 1e-4] and len(lrs) == 4  # the best stays at the top edge
+    assert [b / a for a, b in zip(lrs[1:], lrs[2:])] == pytest.approx([math.sqrt(10)] * 2)
+
+
+def test_held_out_learning_curve_of_the_reported_run_only(monkeypatch):
+    """``eval_data`` / ``eval_every``: held-out accuracy at step 0, every ``eval_every`` steps
+    and at the end, the model back in training mode; the sweep's runs are not evaluated."""
+    import isonet_det.experiments.trainability as tr
+    held_out = make_prototypes(32, 4, num_classes=4, seed=1, split='test')
+    net = model()
+    run = train_classifier(net, DATA, 0.01, 7, batch_size=16, eval_data=held_out, eval_every=3)
+    assert [step for step, _ in run['held_out']] == [0, 3, 6, 7] and net.training
+    assert run['held_out'][-1][1] == accuracy(net, held_out)
+    assert 'held_out' not in train_classifier(model(), DATA, 0.01, 2, batch_size=16)
+    calls = []
+    real = tr.train_classifier
+    monkeypatch.setattr(tr, 'train_classifier',
+                        lambda *a, **k: calls.append('eval_data' in k) or real(*a, **k))
+    run = tr.sweep_and_train(
+        model,
+        DATA, [1e-3, 1e-2, 1e-1],
+        2,
+        4,
+        batch_size=16,
+        max_extensions=0,
+        eval_data=held_out,
+        eval_every=2)
+    assert calls == [False] * 6 + [True] * len(run['tried'])
+    assert [step for step, _ in run['held_out']] == [0, 2, 4]
+
+
+def test_orthogonality_error_is_the_analysis_one():
+    """trainability's own copy (it imports no scipy) equals isonet_det.analysis's."""
+    from isonet_det.analysis import orthogonality_error
+    from isonet_det.experiments.trainability import orthogonality_error as local
+    for scheme in ('delta_srelu', 'kaiming_relu'):
+        for conv in model(scheme=scheme).body_convs():
+            assert local(conv) == orthogonality_error(conv)
+
+
+def test_frozen_features_are_standardised_with_the_training_statistics():
+    """A body whose features differ by input only at a tiny scale: standardised, a linear head
+    reads them; the reported sd is that tiny scale (before standardising)."""
+    from isonet_det.experiments.trainability import frozen_body_task, standardise
+    train, test = DATA, make_prototypes(64, 4, num_classes=4, seed=0, split='test')
+
+    def tiny(seed):
+        net = model(seed, 'kaiming_relu')
+        head_input = net.head_input
+        net.head_input = lambda x: 0.01 + 1e-6 * head_input(x)  # the information, at 1e-6
+        return net
+
+    make, indexed, held_out = frozen_body_task(tiny, train, test, standardize=True)
+    frozen = make(0)
+    n = len(train[0])
+    assert frozen.features[:n].mean(0).abs().max() < 1e-3
+    nonconstant = frozen.features[:n].std(0) > 0
+    torch.testing.assert_close(frozen.features[:n].std(0)[nonconstant],
+                               torch.ones(int(nonconstant.sum())))
+    raw = frozen_body_task(tiny, train, test)[0](0)
+    assert frozen.feature_sd == pytest.approx(raw.feature_sd) and 0 < raw.feature_sd < 1e-5
+    # held-out rows use the training statistics, not their own
+    expected, _ = standardise(raw.features, n)
+    torch.testing.assert_close(frozen.features, expected)
+    run = train_classifier(frozen, indexed, 0.1, 60, batch_size=16)
+    assert not run['diverged'] and accuracy(frozen, held_out) > 0.8
+    train_classifier(raw, indexed, 0.1, 60, batch_size=16)  # raw: the same head, lr and steps
+    assert accuracy(raw, held_out) < 0.5
+
+
+def test_still_falling_tells_a_flat_curve_from_a_falling_one():
+    from isonet_det.experiments.trainability import still_falling
+    assert still_falling([1.0 - 0.004 * i for i in range(200)])
+    assert not still_falling([1.0] * 100 + [0.3] * 100)
+    assert not still_falling([0.5 + 0.01 * (i % 2) for i in range(200)])
+    assert not still_falling([1.0, 0.5])  # too short to tell

@@ -138,3 +138,13 @@ def test_ordered_phase_correlation_scale_is_that_of_chi_1(sigma_w2, expected):
     c = correlation_map(1 - 1e-6, sigma_w, sigma_b)
     assert (1 - c) / 1e-6 == pytest.approx(chi, rel=1e-4)
     assert depth_scales(sigma_w, sigma_b)[1] == pytest.approx(expected, rel=1e-4)
+
+
+def test_without_scipy_bisection_finds_the_same_points(monkeypatch):
+    """A bare GPU machine has no scipy: the tanh maths falls back to bisection."""
+    import isonet_theory.mean_field as mf
+    with_scipy = mf.critical_sigma_w(math.sqrt(2.01e-5)), mf.depth_scales(2.0, math.sqrt(2.01e-5))
+    monkeypatch.setattr(mf, 'brentq', mf._bisect)
+    without = mf.critical_sigma_w(math.sqrt(2.01e-5)), mf.depth_scales(2.0, math.sqrt(2.01e-5))
+    for a, b in zip(with_scipy, without):
+        assert a == pytest.approx(b, rel=1e-10)

@@ -69,37 +69,66 @@ ARMS = ('do_tanh_critical', 'gauss_tanh_critical', 'gauss_tanh_critical_zeros', 
 def test_depth_trainability_small(tmp_path):
     out = tmp_path / 'run'
     run = tool('depth_trainability.py', '--depths', '2', '5', '--steps', '4', '--sweep-steps', '2',
-               '--lrs', '1e-3', '1e-2', '--width', '4', '--num-train', '64', '--num-test', '32',
-               '--map-depths', '2', '4', '--map-sigma-w2', '0.5', '2.0', '--map-lrs', '1e-2',
-               '--map-steps', '2', '--jacobian-depth', '3', '--jacobian-width', '2', '--deep-depth',
-               '7', '--arms', *ARMS, '--out-dir', str(out))
+               '--lrs', '1e-3', '3.16e-3', '--max-extensions', '2', '--width', '4', '--num-train',
+               '64', '--num-test', '32', '--map-depths', '2', '4', '--map-sigma-w2', '0.5', '2.0',
+               '--map-lrs', '1e-2', '--map-steps', '2', '--jacobian-depth', '3', '--jacobian-width',
+               '2', '--deep-depth', '7', '--arms', *ARMS, '--device', 'cpu', '--out-dir', str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     saved = json.loads((out / 'results.json').read_text())
     expected = {(d, a) for d in (2, 5) for a in ARMS}
-    expected |= {(7, 'do_tanh_critical'), (7, 'isonet_noreg')}
+    deep = ('do_tanh_critical', 'gauss_tanh_critical', 'kaiming_relu', 'isonet_noreg')
+    expected |= {(7, a) for a in deep}
     assert {(r['depth'], r['arm']) for r in saved['results']} == expected
     assert saved['task'] == 'pairs' and saved['linear_probe']['test_accuracy'] >= 0
+    assert saved['device'] == 'cpu' and saved['lr_factor'] == pytest.approx(10**0.5)
     for r in saved['results']:
-        assert {'0.001', '0.01'} <= set(r['sweep']) and str(r['lr']) in r['sweep']
+        # the grid: x sqrt(10) apart, extended by the same factor, at most twice
+        lrs = sorted(float(lr) for lr in r['sweep'])
+        assert {1e-3, 3.16e-3} <= set(lrs) and str(r['lr']) in r['sweep'] and len(lrs) <= 4
+        assert all(b / a == pytest.approx(3.16, rel=1e-3) for a, b in zip(lrs, lrs[1:]))
         assert len(r['losses']) <= 4 and r['tried'][-1] == r['lr']
         assert r['padding'] == ('zeros' if r['arm'].endswith('_zeros') else 'circular')
-        assert r['body_change'] >= 0 and 0 <= r['frozen_body']['test_accuracy'] <= 1
-        assert isinstance(r['interior'], bool)
+        assert isinstance(r['interior'], bool) and isinstance(r['still_falling'], bool)
+        frozen = r['frozen_body']
+        assert r['body_change'] >= 0 and 0 <= frozen['test_accuracy'] <= 1
+        assert frozen['feature_sd'] > 0 and len(frozen['losses']) <= 4 and len(frozen['sweep']) > 1
+        jac = r['jacobian']
+        assert 0 <= jac['min'] <= jac['p10'] <= jac['median'] <= jac['p90'] <= jac['max']
+        if r['arm'].startswith('isonet'):  # Delta + SReLU: 1 where no unit sits at its threshold
+            assert jac['max'] == pytest.approx(1) and jac['p90'] == pytest.approx(1)
     critical = next(r for r in saved['results'] if r['arm'] == 'do_tanh_critical')
     assert abs(critical['sigma_w2'] - 1.05) < 1e-3 and critical['q_star'] > 0
     assert len(saved['phase_map']) == 4 and all('xi_c' in c for c in saved['phase_map'])
-    assert all(0 <= c['frozen_accuracy'] <= 1 for c in saved['phase_map'])
+    for c in saved['phase_map']:
+        assert 0 <= c['frozen_accuracy'] <= 1 and c['frozen']['feature_sd'] > 0
+        assert c['trained']['lr'] is not None and c['frozen']['lr'] is not None
     assert 0 <= saved['phase_map_linear_probe'] <= 1
     spectrum = saved['jacobian']['isonet_noreg']['singular_values']
     assert len(spectrum) == 2 * 16
     assert saved['jacobian']['do_tanh_ordered']['mean_field_mean_sq'] < 1
     assert saved['jacobian']['kaiming_relu_zeros']['padding'] == 'zeros'
     assert 'Linear classifier on the raw pixels' in run.stdout and 'frozen' in run.stdout
+    assert 'Budget: 4 steps' in run.stdout and 'critical line' in run.stdout
+    assert 'maps all inputs together' not in run.stdout
     for name in ('table.md', 'curves.png', 'phase_map.png', 'jacobian_spectra.png'):
         assert (out / name).exists(), name
     assert 'do_tanh_critical' in run.stdout and '6 xi_c' in run.stdout
     again = tool('depth_trainability.py', '--depths', '2', '--out-dir', str(out))
     assert again.returncode != 0 and 'not overwritten' in again.stderr
+    bad = tool('depth_trainability.py', '--device', 'tpu', '--out-dir', str(tmp_path / 'x'))
+    assert bad.returncode != 0 and 'invalid choice' in bad.stderr
+
+
+def test_jacobian_singular_values_vectorized_are_the_same():
+    import torch
+
+    from isonet_det.analysis import PlainCNN, jacobian_singular_values
+    torch.manual_seed(0)
+    model = PlainCNN(3, 3, scheme='gaussian_tanh', padding_mode='circular').double()
+    x = torch.randn(3, 4, 4, dtype=torch.float64)
+    torch.testing.assert_close(
+        jacobian_singular_values(model.body, x, vectorize=True),
+        jacobian_singular_values(model.body, x))
 
 
 def test_isonet_ablation_small(tmp_path):

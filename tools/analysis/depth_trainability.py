@@ -1,16 +1,19 @@
 """Which plain CNNs (no shortcut, no normalisation) learn at depth? The trainability experiments
-of Xiao et al. (ICML 2018) and Qi et al. (ICML 2020), at CPU scale, with the baselines that would
+of Xiao et al. (ICML 2018) and Qi et al. (ICML 2020) at small scale, with the baselines that would
 score the same if a claim were false.
 
-    python tools/analysis/depth_trainability.py [--quick] [--task pairs] [--head flatten]
-        [--padding circular] [--depths 10 100] [--deep-depth 0] [--steps 300] [--arms ...]
-        [--out-dir DIR]
+    python tools/analysis/depth_trainability.py [--quick] [--device cpu|cuda] [--task pairs]
+        [--head flatten] [--padding circular] [--depths 10 30] [--deep-depth 100] [--steps 600]
+        [--arms ...] [--out-dir DIR]
 
 Arms (ARMS), every one on the same data, batches, budget and optimiser (SGD, momentum 0.9):
   do_tanh_critical      Delta-Orthogonal + tanh on the critical line chi_1 = 1 at sigma_b^2
                         (2.01e-5: sigma_w^2 = 1.05, Xiao et al.'s deep runs), biases
                         N(0, sigma_b^2), inputs scaled so the first pre-activation has variance q*
-  gauss_tanh_critical   the same point with Gaussian kernels (Xiao et al.'s control)
+  gauss_tanh_critical   the same point with Gaussian kernels (Xiao et al.'s control). Both are on
+                        the critical line, where mean field's depth scales are infinite for both:
+                        what separates them is dynamical isometry, the spread of the input-output
+                        Jacobian's singular values (reported per cell at init)
   do_tanh_ordered       Delta-Orthogonal + tanh at sigma_w^2 = 0.8 (ordered phase, chi_1 < 1)
   do_tanh_chaotic       Delta-Orthogonal + tanh at sigma_w^2 = 3.0 (chaotic phase, chi_1 > 1)
   kaiming_relu          Kaiming (He) init + ReLU
@@ -27,25 +30,43 @@ pixels cannot learn; 'prototypes' (10 noisy prototypes), which it can. Head (--h
 flattened body output ('flatten') or its global average ('gap').
 
 Baselines beside every row: a linear classifier on the raw pixels (one line), and each arm with
-its body frozen at init (only the head trained, its own lr sweep; --no-frozen-baseline skips it).
-How far each body moved: the relative Frobenius change of its conv weights.
+its body frozen at init: a linear head on the frozen features STANDARDISED per feature (mean and
+sd of the training set, applied to the held-out set), with its own lr sweep and the same budget
+as the network, so that a body which keeps its inputs apart at a tiny scale is not failed by its
+head; the features' input-dependent scale (mean over features of the sd across training inputs)
+is reported beside it. How far each body moved: the relative Frobenius change of its conv
+weights. The Jacobian of every cell's body at init (its depth, width and input): 10th-90th
+percentile of the singular values (--no-jacobian-at-depth skips it).
 
-Learning rate (isonet_det.experiments.trainability.sweep_and_train): per arm and depth, runs of the
-whole budget (--sweep-steps: shorter) over --lrs on two seeds other than the reported one; the lr
-with the lowest mean final loss trains the reported seed; the grid extends x10 while the choice is
-at its edge (at most 3 times); if the run diverges, or learns and then spikes without recovering,
+Learning rate (isonet_det.experiments.trainability.sweep_and_train): per arm, depth and baseline,
+runs of the whole budget (--sweep-steps: shorter) over --lrs (default 3.16e-3, 1e-2, 3.16e-2) on
+two seeds other than the reported one; the lr with the lowest mean final loss trains the reported
+seed; the grid extends by --lr-factor (sqrt(10)) while the choice is at its edge (at most
+--max-extensions times, 6); if the run diverges, or learns and then spikes without recovering,
 the next best lr is taken. Every sweep loss is recorded.
 
-Depths: --depths for every arm (default 10 and 30; 100 costs about 20 minutes for the default
-arms here), and --deep-depth (default 0: off) for --deep-arms. Arms: DEFAULT_ARMS unless --arms
-(the ordered, chaotic and Xie et al. arms on request).
+Budget: --steps (600) for every run, sweeps included. Every reported run's loss curve is recorded
+and drawn (curves.png: trained solid, frozen body dashed, pixels black); the table says which
+curves are still falling at the end (the last 10% of steps more than 5% / 0.02 below the 10%
+before: trainability.still_falling).
 
-Also: a phase map over (sigma_w^2, depth) for Delta-Orthogonal + tanh at sigma_b^2 (final training
-accuracy per cell, the best of --map-lrs) on --map-task (default 'prototypes': the map measures
-signal propagation, which a linearly solvable task shows), with Schoenholz et al.'s trainability
-bound 6 xi_c drawn on it; and input-output Jacobian spectra at init (--jacobian-depth) of every
-arm with its padding, with the mean-field prediction of the mean squared singular value,
-chi_1^depth.
+Depths: --depths for every arm (default 10 and 30) and --deep-depth (default 100) for --deep-arms
+(the two critical tanh arms, Kaiming + ReLU, Delta + SReLU). Arms: DEFAULT_ARMS unless --arms.
+
+Also: a phase map over (sigma_w^2, depth) for Delta-Orthogonal + tanh at sigma_b^2 on --map-task
+(default 'prototypes', linearly separable): the trained network's final training accuracy and,
+beside it, the held-out accuracy of a linear head on the standardised features of the body frozen
+at init (same --map-steps, each at the lowest-final-loss lr of its own grid from --map-lrs,
+extended as above) and those features' input-dependent sd, with Schoenholz et al.'s trainability
+bound 6 xi_c; and input-output Jacobian spectra at init (--jacobian-depth) of every arm with its
+padding, with the mean-field prediction of the mean squared singular value, chi_1^depth. The
+tool prints numbers, not conclusions: "the ordered phase maps inputs together" would need the
+standardised frozen readout at chance, which the map shows cell by cell.
+
+--device cuda: every model, batch and Jacobian on the GPU (inits and batches are drawn on the
+CPU, so both devices see the same ones; TF32 off). Needs torch, numpy and matplotlib (no scipy,
+no mmdet). These nets are kernel-launch-bound on a GPU: the default run is about 3 minutes on one
+H200 (docs/experiments/depth_trainability.md).
 
 Writes into a new folder (never overwrites): results.json (every setting, curve and sweep),
 table.md, curves.png, phase_map.png, jacobian_spectra.png.
@@ -106,7 +127,13 @@ def padding_of(arm, args):
 
 def build(arm, depth, width, images, args, seed, sigma_w2=None, num_classes=None):
     """A PlainCNN of ``arm`` (or Delta-Orthogonal + tanh at ``sigma_w2``), seeded by ``seed``,
-    inputs at q*."""
+    inputs at q* (over ``images``), on ``args.device``: built on the CPU and moved, so that the
+    init is the same on every device."""
+    return _build(arm, depth, width, images.cpu(), args, seed, sigma_w2,
+                  num_classes).to(args.device)
+
+
+def _build(arm, depth, width, images, args, seed, sigma_w2=None, num_classes=None):
     scheme, point, _, _ = ARMS[arm]
     point = sigma_w2 if sigma_w2 is not None else point
     torch.manual_seed(seed)
@@ -124,16 +151,49 @@ def build(arm, depth, width, images, args, seed, sigma_w2=None, num_classes=None
 
 def summarise(run, model, test):
     """The run's final loss / accuracy (mean of the last 10 steps), held-out accuracy, body
-    movement, without the model."""
+    movement, whether its curve still falls (:func:`tr.still_falling`), without the model."""
     result = {k: v for k, v in run.items() if k != 'model'}
     result['sweep'] = {str(k): v for k, v in run['sweep'].items()}
     result.update(tr.final_scores(run, model, test))
+    result['still_falling'] = tr.still_falling(run['losses'])
     return result
 
 
+def sweep_kwargs(args):
+    """The lr protocol every arm and baseline shares."""
+    return dict(factor=args.lr_factor, max_extensions=args.max_extensions)
+
+
+def spectrum_summary(s):
+    """Singular values ``s`` summarised: ``mean_sq``, ``min``, ``p10``, ``median``, ``p90``,
+    ``max``, ``fraction_near_one`` (in [0.9, 1.1]) and ``p90_over_p10`` (the spread; 1 for an
+    isometry)."""
+    s = s.detach().cpu().double().sort().values
+    q = torch.quantile(s, torch.tensor([0.1, 0.5, 0.9], dtype=s.dtype))
+    return dict(
+        mean_sq=(s**2).mean().item(),
+        min=s[0].item(),
+        p10=q[0].item(),
+        median=q[1].item(),
+        p90=q[2].item(),
+        max=s[-1].item(),
+        fraction_near_one=((s > 0.9) & (s < 1.1)).double().mean().item(),
+        p90_over_p10=(q[2] / q[0]).item() if q[0] > 0 else math.inf)
+
+
+def body_jacobian(arm, depth, data, args):
+    """The spread of the body's Jacobian singular values (:func:`spectrum_summary`) at the arm's
+    reported init (seed ``args.seed``) at ``depth``, its width and input size (the first training
+    image, at the arm's scale)."""
+    model = build(arm, depth, args.width, data[0], args, args.seed).double()
+    with torch.no_grad():
+        x = model.stem_act(model.stem(data[0][:1].double()))[0]
+    return spectrum_summary(jacobian_singular_values(model.body, x, vectorize=True))
+
+
 def run_arm(arm, depth, data, test, args):
-    """The arm trained (lr by sweep) and its frozen-body baseline (only the head trains, its own
-    lr sweep)."""
+    """The arm trained (lr by sweep) and its frozen-body baseline (only the head trains, on the
+    standardised frozen features, its own lr sweep and the same budget)."""
     _, sigma_w2, regulariser, _ = ARMS[arm]
 
     def make(seed):
@@ -148,18 +208,22 @@ def run_arm(arm, depth, data, test, args):
         args.steps,
         regulariser=regulariser,
         coeff=args.coeff,
+        **sweep_kwargs(args),
         **common)
     result = dict(
         arm=arm, depth=depth, padding=padding_of(arm, args), **summarise(run, run['model'], test))
     if args.frozen_baseline:  # the same protocol, on features computed once per seed
-        frozen_make, indexed, held_out = tr.frozen_body_task(make, data, test)
+        frozen_make, indexed, held_out = tr.frozen_body_task(make, data, test, standardize=True)
         frozen = tr.sweep_and_train(frozen_make, indexed, args.lrs, args.sweep_steps, args.steps,
-                                    **common)
+                                    **sweep_kwargs(args), **common)
         result['frozen_body'] = {
             k: v
             for k, v in summarise(frozen, frozen['model'], held_out).items()
-            if k not in ('losses', 'accuracies', 'body_change')
+            if k not in ('accuracies', 'body_change')
         }
+        result['frozen_body']['feature_sd'] = frozen['model'].feature_sd
+    if args.jacobian_at_depth:
+        result['jacobian'] = body_jacobian(arm, depth, data, args)
     if sigma_w2 is not None:
         sigma_w, sigma_b, q_star = mean_field_point(sigma_w2, args)
         result.update(sigma_w2=sigma_w**2, sigma_b2=sigma_b**2, q_star=q_star)
@@ -168,40 +232,76 @@ def run_arm(arm, depth, data, test, args):
 
 def linear_probe(data, test, args):
     """The raw-input baseline: a linear classifier on the pixels, the same protocol."""
+
+    def make(seed):
+        return tr.linear_probe_factory(data[0], tr.TASKS[args.task][1])(seed).to(args.device)
+
     run = tr.sweep_and_train(
-        tr.linear_probe_factory(data[0], tr.TASKS[args.task][1]),
+        make,
         data,
         args.lrs,
         args.sweep_steps,
         args.steps,
         batch_size=args.batch_size,
         weight_decay=args.weight_decay,
-        seed=args.seed)
+        seed=args.seed,
+        **sweep_kwargs(args))
     return summarise(run, run['model'], test)
 
 
+def best_of_grid(train, lrs, args):
+    """``train(lr) -> (final loss, record)`` over the x ``args.lr_factor`` grid ``lrs``, extended
+    that way while the lowest final loss is at an edge (at most ``args.max_extensions`` times);
+    returns the lowest-loss ``record`` with ``lr`` and ``interior`` added (``None`` if every lr
+    diverged)."""
+    tried = {}
+    grid = sorted(set(lrs))
+    for extension in range(args.max_extensions + 1):
+        for lr in grid:
+            if lr not in tried:
+                tried[lr] = train(lr)
+        finite = [lr for lr in grid if math.isfinite(tried[lr][0])]
+        if not finite:
+            return None
+        best = min(finite, key=lambda lr: tried[lr][0])
+        if grid[0] < best < grid[-1] or extension == args.max_extensions:
+            break
+        grid.append(best * args.lr_factor if best == grid[-1] else grid[0] / args.lr_factor)
+        grid.sort()
+    return dict(tried[best][1], lr=best, interior=grid[0] < best < grid[-1])
+
+
 def phase_map(args):
-    """Final training accuracy of Delta-Orthogonal + tanh over (sigma_w^2, depth), on --map-task,
-    the best of --map-lrs; beside it the same with the body frozen at init (only the head
-    trained), and a linear classifier on the pixels (``cells, probe``)."""
+    """Delta-Orthogonal + tanh over (sigma_w^2, depth) on --map-task: the network trained for
+    --map-steps (final training accuracy, held-out accuracy), and its body frozen at init with a
+    linear head on the standardised frozen features (same steps; held-out accuracy and the
+    features' input-dependent scale), each at the lowest-final-loss lr of its own grid (x
+    --lr-factor, extended at an edge); a linear classifier on the pixels likewise (``cells,
+    probe``)."""
     make, num_classes = tr.TASKS[args.map_task]
-    data = make(args.num_train, args.size, args.noise, args.seed, 'train')
-    indexed = (torch.arange(len(data[0])), data[1])
+    cpu_data = make(args.num_train, args.size, args.noise, args.seed, 'train')
+    cpu_test = make(args.num_test, args.size, args.noise, args.seed, 'test')
+    data = tuple(t.to(args.device) for t in cpu_data)
+    test = tuple(t.to(args.device) for t in cpu_test)
     sigma_b = math.sqrt(args.sigma_b2)
 
-    def best(make_model, train_data):
-        accuracies = [0.0]
-        for lr in args.map_lrs:
+    def best(make_model, train_data, held_out):
+
+        def train(lr):
+            model = make_model(args.seed)
             run = tr.train_classifier(
-                make_model(args.seed),
-                train_data,
-                lr,
-                args.map_steps,
-                batch_size=args.batch_size,
-                seed=args.seed)
-            if not run['diverged']:
-                accuracies.append(tr.tail_mean(run['accuracies']))
-        return max(accuracies)
+                model, train_data, lr, args.map_steps, batch_size=args.batch_size, seed=args.seed)
+            if run['diverged']:
+                return math.inf, {}
+            return tr.tail_mean(run['losses']), dict(
+                final_loss=tr.tail_mean(run['losses']),
+                final_accuracy=tr.tail_mean(run['accuracies']),
+                test_accuracy=tr.accuracy(model, held_out),
+                still_falling=tr.still_falling(run['losses']),
+                feature_sd=getattr(model, 'feature_sd', None))
+
+        return best_of_grid(train, args.map_lrs, args) or dict(
+            final_loss=math.nan, final_accuracy=math.nan, test_accuracy=math.nan, lr=None)
 
     cells = []
     for sigma_w2 in args.map_sigma_w2:
@@ -209,17 +309,26 @@ def phase_map(args):
         for depth in args.map_depths:
 
             def make_model(seed, depth=depth, sigma_w2=sigma_w2):
-                return build('do_tanh_critical', depth, args.width, data[0], args, seed, sigma_w2,
-                             num_classes)
+                return build('do_tanh_critical', depth, args.width, cpu_data[0], args, seed,
+                             sigma_w2, num_classes)
 
+            frozen_make, indexed, held_out = tr.frozen_body_task(
+                make_model, data, test, standardize=True)
+            trained = best(make_model, data, test)
+            frozen = best(frozen_make, indexed, held_out)
             cells.append(
                 dict(
                     sigma_w2=sigma_w2,
                     depth=depth,
                     xi_c=xi_c,
-                    final_accuracy=best(make_model, data),
-                    frozen_accuracy=best(tr.frozen_body_factory(make_model, data[0]), indexed)))
-    return cells, best(tr.linear_probe_factory(data[0], num_classes), data)
+                    final_accuracy=trained['final_accuracy'],
+                    trained=trained,
+                    frozen_accuracy=frozen['test_accuracy'],
+                    frozen=frozen))
+    probe = best(
+        lambda seed: tr.linear_probe_factory(cpu_data[0], num_classes)(seed).to(args.device), data,
+        test)
+    return cells, probe['test_accuracy']
 
 
 def jacobian_spectra(args):
@@ -233,13 +342,10 @@ def jacobian_spectra(args):
         model = build(arm, args.jacobian_depth, args.jacobian_width, images, args,
                       args.seed).double()
         with torch.no_grad():
-            x = model.stem_act(model.stem(images[:1].double()))[0]
-        s = jacobian_singular_values(model.body, x)
+            x = model.stem_act(model.stem(images[:1].double().to(args.device)))[0]
+        s = jacobian_singular_values(model.body, x, vectorize=True).cpu()
         entry = dict(
-            padding=padding_of(arm, args),
-            singular_values=s.tolist(),
-            mean_sq=(s**2).mean().item(),
-            fraction_near_one=((s > 0.9) & (s < 1.1)).double().mean().item())
+            padding=padding_of(arm, args), singular_values=s.tolist(), **spectrum_summary(s))
         if sigma_w2 is not None:
             sigma_w, sigma_b, q_star = mean_field_point(sigma_w2, args)
             entry['mean_field_mean_sq'] = mf.chi_1(
@@ -253,30 +359,57 @@ def all_depths(args):
 
 
 def cell(r):
-    """``loss / train acc / held-out acc (lr, body change; frozen-body held-out acc)``."""
+    """``loss / train acc / held-out acc (lr, body change; frozen-body held-out acc, its
+    features' sd; Jacobian p10-p90)`` and the marks."""
     if r['diverged']:
         return 'div'
     marks = (' †' if r['unstable'] else '') + ('' if r['interior'] else ' ‡')
+    marks += ' ↓' if r.get('still_falling') else ''
     frozen = r.get('frozen_body')
-    frozen = '' if frozen is None else f'; frozen {frozen["test_accuracy"]:.2f}'
+    if frozen is not None:
+        frozen_marks = ('' if frozen['interior'] else ' ‡') + (' ↓'
+                                                               if frozen['still_falling'] else '')
+        frozen = (f'; frozen {frozen["test_accuracy"]:.2f}, lr {frozen["lr"]:.3g}, sd '
+                  f'{frozen["feature_sd"]:.2g}{frozen_marks}')
+    jac = r.get('jacobian')
+    jac = '' if jac is None else f'; J {jac["p10"]:.2g}-{jac["p90"]:.2g}'
     return (f'{r["final_loss"]:.3f} / {r["final_accuracy"]:.2f} / {r["test_accuracy"]:.2f} '
-            f'(lr {r["lr"]:g}, Δ {r["body_change"]:.2g}{frozen}){marks}')
+            f'(lr {r["lr"]:.3g}, Δ {r["body_change"]:.2g}{frozen or ""}{jac}){marks}')
 
 
 def write_table(results, probe, cells, map_probe, spectra, args, seconds):
     num_classes = tr.TASKS[args.task][1]
+    reported = [r for r in results if not r['diverged']]
+    falling = [f'{r["arm"]} at depth {r["depth"]}' for r in reported if r['still_falling']]
+    falling += [
+        f'{r["arm"]} at depth {r["depth"]} (frozen body)' for r in reported
+        if r.get('frozen_body', {}).get('still_falling')
+    ]
+    budget = (
+        f'Budget: {args.steps} steps (batch {args.batch_size}) for every run, the sweeps '
+        f'included ({args.sweep_steps or args.steps} steps); learning curves in curves.png. ' +
+        (f'NOT FLATTENED (↓, {len(falling)} run(s): the mean loss of the last 10% of steps more '
+         f'than 5% / 0.02 below that of the 10% before): {", ".join(falling)}; a longer --steps '
+         'may change these cells.'
+         if falling else 'Every reported curve has flattened (the last 10% of steps '
+         'within 5% / 0.02 of the 10% before).'))
     lines = [
         f'Task {args.task!r} ({num_classes} classes), head {args.head!r}, padding '
-        f'{args.padding!r} (the *_zeros controls: zeros), {args.steps} steps. Per cell: final '
+        f'{args.padding!r} (the *_zeros controls: zeros), device {args.device}. Per cell: final '
         f'training loss / training accuracy (mean of the last 10 steps; chance loss '
         f'{math.log(num_classes):.3f}, accuracy {1 / num_classes:.2f}) / held-out accuracy (lr '
-        'chosen by a sweep on two other seeds, Δ = relative Frobenius change of the body '
-        'convs; frozen = held-out accuracy with the body frozen at init, only the head trained, '
-        'its own lr sweep). "div" = every lr diverged, "†" = every lr spiked (blew_up), "‡" = '
-        'the chosen lr is at the edge of the extended grid.', '',
-        f'Linear classifier on the raw pixels (same protocol): held-out accuracy '
+        f'chosen by a sweep on two other seeds over a grid x{args.lr_factor:.3g} apart, extended '
+        'at an edge; Δ = relative Frobenius change of the body convs; frozen = held-out accuracy '
+        'of a linear head on the standardised features of the body frozen at init (per-feature '
+        'mean / sd of the training set), its own lr sweep, the same budget, and sd = the mean '
+        'over features of their sd across training inputs before standardising, the '
+        'input-dependent scale the body passes on; J = 10th-90th percentile of the singular '
+        'values of the body\'s input-output Jacobian at init: near 1-1 is dynamical isometry). '
+        '"div" = every lr diverged, "†" = every lr spiked (blew_up), "‡" = the chosen lr is at '
+        'the edge of the extended grid, "↓" = the loss curve is still falling at the end.', '',
+        budget, '', f'Linear classifier on the raw pixels (same protocol): held-out accuracy '
         f'{probe["test_accuracy"]:.2f}, training accuracy {probe["final_accuracy"]:.2f} (lr '
-        f'{probe["lr"]:g}).' if probe else '', '',
+        f'{probe["lr"]:.3g}).' if probe else '', '',
         '| arm | ' + ' | '.join(f'depth {d}' for d in all_depths(args)) + ' |',
         '|---|' + '---|' * len(all_depths(args))
     ]
@@ -286,19 +419,39 @@ def write_table(results, probe, cells, map_probe, spectra, args, seconds):
             r = next((r for r in results if r['arm'] == arm and r['depth'] == d), None)
             row.append('-' if r is None else cell(r))
         lines.append(f'| {arm} | ' + ' | '.join(row) + ' |')
+    critical = [r for r in results if ARMS[r['arm']][1] == 'critical']
+    if critical:
+        r = critical[0]
+        lines += [
+            '', f'The critical tanh arms (sigma_w^2 = {r["sigma_w2"]:.4g}, sigma_b^2 = '
+            f'{r["sigma_b2"]:.3g}, chi_1 = 1) sit on the critical line for Delta-Orthogonal and '
+            'Gaussian kernels alike: mean field gives both the same, infinite, depth scales, so '
+            'depth alone does not separate them. Xiao et al.\'s claim is about dynamical '
+            'isometry, the spread of the input-output Jacobian\'s singular values (J above; it '
+            'grows with depth for Gaussian kernels, not for orthogonal ones) and the speed of '
+            'training it allows. One seed per cell: a difference between the two rows is a '
+            'measurement of this grid and budget, not a reversal of the claim.'
+        ]
     if cells:
+        map_lrs = ', '.join(f'{lr:.3g}' for lr in args.map_lrs)
         lines += [
             '', f'Phase map (Delta-Orthogonal + tanh, sigma_b^2 = {args.sigma_b2:g}, task '
-            f'{args.map_task!r}, {args.map_steps} steps, best of lr {args.map_lrs}): final '
-            'training accuracy (with the body frozen at init: only the head trained); * = depth '
-            f'<= 6 xi_c. Linear classifier on the pixels, same budget: {map_probe:.2f}.', '',
+            f'{args.map_task!r}, {args.map_steps} steps, each run at the lowest-final-loss lr of '
+            f'its own grid from {map_lrs}, x{args.lr_factor:.3g} apart and extended at an '
+            'edge): final training accuracy of the trained network (in parentheses: held-out '
+            'accuracy of a linear head on the standardised features of the body frozen at init, '
+            'same steps, and those features\' input-dependent sd); * = depth <= 6 xi_c. A '
+            'frozen body whose standardised readout scores as well as the trained network keeps '
+            'its inputs apart: there the cell measures propagation, not learning. Linear '
+            f'classifier on the pixels, same budget: held-out {map_probe:.2f}.', '',
             '| sigma_w^2 | 6 xi_c | ' + ' | '.join(f'{d}' for d in args.map_depths) + ' |',
             '|---|---|' + '---|' * len(args.map_depths)
         ]
         for sigma_w2 in args.map_sigma_w2:
             row = [c for c in cells if c['sigma_w2'] == sigma_w2]
             lines.append(f'| {sigma_w2:g} | {6 * row[0]["xi_c"]:.0f} | ' +
-                         ' | '.join(f'{c["final_accuracy"]:.2f} ({c["frozen_accuracy"]:.2f})'
+                         ' | '.join(f'{c["final_accuracy"]:.2f} ({c["frozen_accuracy"]:.2f}, sd '
+                                    f'{c["frozen"].get("feature_sd") or math.nan:.1g})'
                                     f'{"*" if c["depth"] <= 6 * c["xi_c"] else ""}'
                                     for c in row) + ' |')
     if spectra:
@@ -317,21 +470,42 @@ def write_table(results, probe, cells, map_probe, spectra, args, seconds):
     return reporting.write_table(args.out_dir, lines, seconds)
 
 
-def plot(results, cells, spectra, args):
+def smooth(values, window):
+    """Running mean over ``window`` steps (the first ones over what there is)."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v - (values[i - window] if i >= window else 0.0)
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot(results, probe, cells, spectra, args):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(
         2, max(1, len(all_depths(args))), figsize=(4.2 * len(all_depths(args)), 6.4), squeeze=False)
+    window = max(1, args.steps // 30)
     for col, depth in enumerate(all_depths(args)):
-        for r in results:
-            if r['depth'] == depth:
-                label = f'{r["arm"]} (lr {r["lr"]:g})'
-                axes[0][col].plot(r['losses'], label=label, lw=1.2)
-                axes[1][col].plot(r['accuracies'], label=label, lw=1.2)
+        for i, r in enumerate(x for x in results if x['depth'] == depth):
+            color = f'C{i % 10}'
+            label = f'{r["arm"]} (lr {r["lr"]:.3g})'
+            axes[0][col].plot(smooth(r['losses'], window), label=label, lw=1.2, color=color)
+            axes[1][col].plot(smooth(r['accuracies'], window), label=label, lw=1.2, color=color)
+            frozen = r.get('frozen_body')
+            if frozen is not None and frozen.get('losses'):
+                axes[0][col].plot(
+                    smooth(frozen['losses'], window), lw=0.7, ls='--', color=color, alpha=0.7)
+        if probe:
+            axes[0][col].plot(
+                smooth(probe['losses'], window), lw=0.7, color='k', alpha=0.6, label='pixels')
         axes[0][col].axhline(math.log(tr.TASKS[args.task][1]), color='k', lw=0.7, ls=':')
-        axes[0][col].set(title=f'depth {depth}', ylabel='training loss', ylim=(0, 3))
-        axes[1][col].set(xlabel='step', ylabel='training accuracy', ylim=(0, 1))
+        axes[0][col].set(
+            title=f'depth {depth} (dashed: frozen body, standardised)',
+            ylabel='training loss',
+            ylim=(0, 3))
+        axes[1][col].set(
+            xlabel=f'step (running mean over {window})', ylabel='training accuracy', ylim=(0, 1))
         axes[0][col].legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(osp.join(args.out_dir, 'curves.png'), dpi=110)
@@ -374,8 +548,11 @@ def plot(results, cells, spectra, args):
         plt.close(fig)
 
 
+# the default lr grid: x sqrt(10) apart, around the lrs earlier runs chose (1e-3 and 1e-2)
+LRS = [10**-2.5, 1e-2, 10**-1.5]
 QUICK = dict(
     depths=[10],
+    deep_depth=0,
     steps=60,
     map_depths=[10, 30],
     map_sigma_w2=[0.5, 1.05, 4.0],
@@ -397,21 +574,42 @@ def parse_args(argv=None):
         default='circular',
         help='of every arm but the *_zeros controls')
     parser.add_argument(
-        '--depths',
-        type=int,
-        nargs='*',
-        default=[10, 30],
-        help='depth 100 takes about 20 minutes for the default arms here')
+        '--depths', type=int, nargs='*', default=[10, 30], help='every arm at these depths')
     parser.add_argument('--arms', nargs='+', default=DEFAULT_ARMS, choices=list(ARMS))
-    parser.add_argument('--deep-depth', type=int, default=0, help='0: skip')
+    parser.add_argument('--deep-depth', type=int, default=100, help='0: skip')
     parser.add_argument(
         '--deep-arms',
         nargs='*',
-        default=['do_tanh_critical', 'isonet_noreg'],
+        default=['do_tanh_critical', 'gauss_tanh_critical', 'kaiming_relu', 'isonet_noreg'],
         choices=list(ARMS),
-        help='the arms also run at --deep-depth')
-    parser.add_argument('--steps', type=int, default=200)
-    tr.add_lr_arguments(parser)
+        help='the arms also run at --deep-depth (default: the two critical tanh arms, Xiao et '
+        'al.\'s comparison, and Kaiming + ReLU against Delta + SReLU, Qi et al.\'s)')
+    parser.add_argument(
+        '--steps',
+        type=int,
+        default=600,
+        help='the budget of every run (a depth-100 critical tanh net needs about 600 at lr 1e-3; '
+        'the table says which curves have not flattened)')
+    tr.add_lr_arguments(parser, LRS, math.sqrt(10))
+    parser.add_argument(
+        '--lr-factor',
+        type=float,
+        default=math.sqrt(10),
+        help='the grid is extended by this factor at an edge (the initial --lrs should be as far '
+        'apart)')
+    parser.add_argument(
+        '--max-extensions', type=int, default=6, help='at most this many extensions per grid')
+    parser.add_argument(
+        '--device',
+        choices=['cpu', 'cuda'],
+        default='cpu',
+        help='every model, batch and Jacobian on this device (the batches and inits are drawn on '
+        'the CPU, so they are the same on both)')
+    parser.add_argument(
+        '--no-jacobian-at-depth',
+        dest='jacobian_at_depth',
+        action='store_false',
+        help='skip the Jacobian spread at init of every (arm, depth) cell')
     parser.add_argument(
         '--no-frozen-baseline',
         dest='frozen_baseline',
@@ -436,14 +634,21 @@ def parse_args(argv=None):
     parser.add_argument('--map-depths', type=int, nargs='*', default=[10, 30, 100])
     parser.add_argument(
         '--map-sigma-w2', type=float, nargs='+', default=[0.5, 0.8, 0.9, 1.0, 1.05, 1.5, 2.0, 4.0])
-    parser.add_argument('--map-lrs', type=float, nargs='+', default=[1e-3, 1e-2, 1e-1])
-    parser.add_argument('--map-steps', type=int, default=30)
+    parser.add_argument(
+        '--map-lrs',
+        type=float,
+        nargs='+',
+        default=LRS,
+        help='the initial grid of every phase-map run (trained and frozen), extended as --lrs')
+    parser.add_argument('--map-steps', type=int, default=200)
     parser.add_argument('--jacobian-depth', type=int, default=200, help='0: skip')
     parser.add_argument('--jacobian-width', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
     reporting.add_run_arguments(parser, 'depth_trainability', QUICK, 'a few minutes')
     args = parser.parse_args(argv)
     reporting.apply_quick(parser, args, QUICK)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: torch sees no CUDA device')
     args.out_dir = reporting.new_run_dir(args.out_dir, 'depth_trainability')
     return args
 
@@ -452,16 +657,24 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     torch.set_flush_denormal(True)  # vanishing signals make denormals, which are slow on CPU
+    # full float32 on a GPU: TF32 convs (cuDNN's default) would round away the tiny
+    # input-dependent part of an ordered-phase body's features that the frozen readout measures
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     make = tr.TASKS[args.task][0]
-    data = make(args.num_train, args.size, args.noise, args.seed, 'train')
-    test = make(args.num_test, args.size, args.noise, args.seed, 'test')
+    data = tuple(
+        t.to(args.device) for t in make(args.num_train, args.size, args.noise, args.seed, 'train'))
+    test = tuple(
+        t.to(args.device) for t in make(args.num_test, args.size, args.noise, args.seed, 'test'))
     probe = linear_probe(data, test, args) if args.depths else None
     if probe:
         print(f'linear classifier on the pixels: held-out accuracy {probe["test_accuracy"]:.3f} '
-              f'(lr {probe["lr"]:g})')
+              f'(lr {probe["lr"]:.3g})')
         print(f'{"depth":>6} {"arm":<26}{"lr":>8}{"final loss":>11}{"train acc":>10}'
-              f'{"test acc":>9}{"frozen":>8}{"moved":>8}{"time (s)":>9}')
+              f'{"test acc":>9}{"frozen":>8}{"moved":>8}{"J p90/p10":>10}{"time (s)":>9}')
     results = []
+    os.makedirs(args.out_dir, exist_ok=True)
+    partial = osp.join(args.out_dir, 'results_partial.json')  # what a run cut short leaves
     runs = [(d, arm) for d in args.depths for arm in args.arms]
     runs += [(args.deep_depth, arm) for arm in args.deep_arms if args.deep_depth]
     for depth, arm in runs:
@@ -470,12 +683,15 @@ def main(argv=None):
         r['seconds'] = time.perf_counter() - t0
         results.append(r)
         frozen = r.get('frozen_body', {}).get('test_accuracy', float('nan'))
+        spread = r.get('jacobian', {}).get('p90_over_p10', float('nan'))
         print(
-            f'{depth:>6} {arm:<26}{r["lr"]:>8g}{r["final_loss"]:>11.4f}'
+            f'{depth:>6} {arm:<26}{r["lr"]:>8.3g}{r["final_loss"]:>11.4f}'
             f'{r["final_accuracy"]:>10.3f}{r["test_accuracy"]:>9.3f}{frozen:>8.3f}'
-            f'{r["body_change"]:>8.3f}{r["seconds"]:>9.1f}'
-            f'{"  diverged" if r["diverged"] else "  unstable" if r["unstable"] else ""}',
+            f'{r["body_change"]:>8.3f}{spread:>10.3g}{r["seconds"]:>9.1f}'
+            f'{"  diverged" if r["diverged"] else "  unstable" if r["unstable"] else ""}'
+            f'{"  still falling" if r["still_falling"] else ""}',
             flush=True)
+        reporting.write_json(partial, dict(vars(args), linear_probe=probe, results=results))
     cells, map_probe = phase_map(args) if args.map_depths else ([], None)
     spectra = jacobian_spectra(args) if args.jacobian_depth > 0 else {}
     os.makedirs(args.out_dir, exist_ok=True)
@@ -490,7 +706,9 @@ def main(argv=None):
             phase_map_linear_probe=map_probe,
             jacobian=spectra,
             seconds=seconds))
-    plot(results, cells, spectra, args)
+    if osp.exists(partial):
+        os.remove(partial)
+    plot(results, probe, cells, spectra, args)
     print(write_table(results, probe, cells, map_probe, spectra, args, seconds))
     print(f'wrote {args.out_dir}/{{results.json,table.md,curves.png,phase_map.png,'
           'jacobian_spectra.png}')
