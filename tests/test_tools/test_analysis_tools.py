@@ -131,33 +131,6 @@ def test_jacobian_singular_values_vectorized_are_the_same():
         jacobian_singular_values(model.body, x))
 
 
-def test_isonet_ablation_small(tmp_path):
-    out = tmp_path / 'run'
-    run = tool('isonet_ablation.py', '--depth', '18', '--base-channels', '4', '--size', '16',
-               '--steps', '3', '--sweep-steps', '2', '--lrs', '1e-3', '1e-2', '--seeds', '0', '1',
-               '--num-train', '64', '--num-test', '32', '--arms', 'delta+srelu+0',
-               'kaiming+relu+1e-4+5e-4', '--track-every', '2', '--out-dir', str(out))
-    assert run.returncode == 0, run.stderr[-3000:]
-    saved = json.loads((out / 'results.json').read_text())
-    assert [r['arm']
-            for r in saved['results']] == ['delta+srelu+0+0.0001', 'kaiming+relu+0.0001+0.0005']
-    assert all(len(r['runs']) == 2 and len(r['runs'][0]['losses']) <= 3 for r in saved['results'])
-    tracked = saved['results'][0]['runs'][0]['orthogonality']
-    assert [step for step, _ in tracked] == [0, 2, 3] and len(tracked[0][1]) == 16
-    assert tracked[0][1] == [0.0] * 16  # Delta init is an isometry
-    assert set(saved['baselines']) == {
-        'linear on pixels', 'delta+srelu, body frozen at init', 'kaiming+relu, body frozen at init'
-    }
-    for name in ('table.md', 'curves.png', 'orthogonality.png'):
-        assert (out / name).exists(), name
-    assert '±' in run.stdout and 'DeltaInit' not in run.stdout + run.stderr
-    for arm, message in (('delta+gelu+0', 'activation must be one of'),
-                         ('delta+srelu+0+-1', 'weight_decay must be finite'),
-                         ('delta+srelu+x', "coeff 'x' is not a number")):
-        bad = tool('isonet_ablation.py', '--arms', arm, '--out-dir', str(tmp_path / 'x'))
-        assert bad.returncode != 0 and message in bad.stderr, arm
-
-
 @pytest.mark.slow
 def test_trainability_tools_quick(tmp_path):
     """The --quick runs the docs name, as they are (a minute or two each)."""
