@@ -37,7 +37,9 @@ sqrt(10) apart (--lrs, default 1e-3 to 1e-1), extended by sqrt(10) at an edge un
 interior (at most --max-extensions times, default 6; trainability.sweep_and_train with
 ``factor``), then every --seeds run with the lr of the lowest mean final loss. Baselines: a linear
 classifier on the pixels, and for each init + activation the network with its body frozen at init
-(only the head trained), same protocol. Reported per arm: final training loss and accuracy, the
+(only the head trained, on the body's features standardised with the training images' mean and
+sd, so that a body keeping its inputs apart at a tiny scale is not failed by its head), same
+protocol. Reported per arm: final training loss and accuracy, the
 drop of the training loss over the last fifth of the budget (near 0: the curve has flattened),
 held-out accuracy, how far the body moved (relative Frobenius change), and the orthogonality error
 ``||Conv(A, A) - delta|| / ||delta||`` of every regularised conv over training (--track-every),
@@ -304,7 +306,8 @@ def run_arm(arm, data, test, args):
 
 def baselines(data, test, args):
     """The linear classifier on the pixels and, per init + activation of --arms, the network with
-    its body frozen at init (features computed once per seed; the same protocol)."""
+    its body frozen at init, its head reading the features standardised with the training images'
+    statistics (computed once per seed; the same protocol, lr grid and steps)."""
     common = dict(batch_size=args.batch_size, weight_decay=args.weight_decay)
     probe = tr.linear_probe_factory(data[0], tr.TASKS[args.task][1])
     out = {
@@ -313,7 +316,7 @@ def baselines(data, test, args):
     }
     for init, act in dict.fromkeys((a[0], a[1]) for a in args.arms):
         frozen, indexed, held_out = tr.frozen_body_task(
-            classifier_factory(init, act, args), data, test)
+            classifier_factory(init, act, args), data, test, standardize=True)
         indexed, held_out = (tuple(t.to(args.device) for t in d) for d in (indexed, held_out))
         out[f'{init}+{act}, body frozen at init'] = sweep_then_seeds(frozen, indexed, held_out,
                                                                      args, **common)

@@ -76,9 +76,9 @@ for name in "${STEPS[@]}"; do
     checks) step checks 120 python3 tools/benchmarks/gpu_checks.py ;;
     bench) step bench 240 "${B[@]}" --only penalty,backbone,srelu,inference,shard,detector ;;
     compile) step compile 200 "${B[@]}" --only compile ;;
-    ablation) step ablation 300 python3 tools/analysis/isonet_ablation.py "${E[@]}" \
+    ablation) step ablation 540 python3 tools/analysis/isonet_ablation.py "${E[@]}" \
       "$OUT_DIR/ablation" ;;
-    trainability) step trainability 300 python3 tools/analysis/depth_trainability.py "${E[@]}" \
+    trainability) step trainability 540 python3 tools/analysis/depth_trainability.py "${E[@]}" \
       "$OUT_DIR/trainability" ;;
   esac
 done
