@@ -57,6 +57,17 @@ def add_run_arguments(parser: argparse.ArgumentParser,
         help=f'default: work_dirs/{tool}/<date_time>{out_dir_help}')
 
 
+def resumed_args(parser: argparse.ArgumentParser, folder: str) -> argparse.Namespace:
+    """The arguments the run in ``folder`` was started with (its ``args.json``), with ``resume``
+    and ``out_dir`` set to ``folder``: a moved or copied folder is finished where it is, never in
+    the folder its ``args.json`` was first written for. A folder without one is refused through
+    ``parser``."""
+    saved = osp.join(folder, 'args.json')
+    if not osp.isfile(saved):
+        parser.error(f'{folder} is not a run folder of this tool (no args.json)')
+    return argparse.Namespace(**dict(read_json(saved), resume=folder, out_dir=osp.abspath(folder)))
+
+
 def new_run_dir(out_dir: Optional[str], tool: str, root: str = '') -> str:
     """``out_dir`` (checked by :func:`new_folder_arg`), or a new
     ``<root>/work_dirs/<tool>/<date_time>``."""

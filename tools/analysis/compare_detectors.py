@@ -498,13 +498,7 @@ def parse_args(argv=None):
     parser.add_argument('--resume', default=None, help='a run folder to finish')
     args = parser.parse_args(argv)
     if args.resume:
-        saved = osp.join(args.resume, 'args.json')
-        if not osp.isfile(saved):
-            parser.error(f'{args.resume} is not a run folder of this tool (no args.json)')
-        # the folder named, wherever the run was started: a moved or copied folder is finished
-        # where it is, never in the folder its args.json was first written for
-        return argparse.Namespace(**dict(
-            reporting.read_json(saved), resume=args.resume, out_dir=osp.abspath(args.resume)))
+        return reporting.resumed_args(parser, args.resume)
     if args.jobs < 1:
         parser.error(f'--jobs must be at least 1, got {args.jobs}')
     if not 1 <= args.tune_epochs <= args.epochs:

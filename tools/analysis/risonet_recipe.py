@@ -271,11 +271,7 @@ def parse_args(argv=None):
     parser.add_argument('--resume', default=None, help='a run folder to finish')
     args = parser.parse_args(argv)
     if args.resume:
-        saved = osp.join(args.resume, 'args.json')
-        if not osp.isfile(saved):
-            parser.error(f'{args.resume} is not a run folder of this tool (no args.json)')
-        return argparse.Namespace(**dict(
-            reporting.read_json(saved), resume=args.resume, out_dir=osp.abspath(args.resume)))
+        return reporting.resumed_args(parser, args.resume)
     if args.jobs < 1:
         parser.error(f'--jobs must be at least 1, got {args.jobs}')
     if REFERENCE not in args.variants:
