@@ -92,6 +92,11 @@ def test_summary_pairs_seeds_and_checks_the_order_at_the_end(tmp_path):
     assert rows[0]['gates'] == dict(
         mean=pytest.approx(-0.015), min=-0.05, max=0.02, positive=3, count=6)
     assert rows[0]['tune_curve'] == pytest.approx([0.1, 0.3, 0.5, 0.6])
-    assert held == dict(held=False, orders=[['reference', 'gate_1x'], ['gate_1x', 'reference']])
+    # before the decay (epochs 2 and 3) the order changes; over the last two (3 and 4) it holds
+    assert held['before_decay'] == dict(
+        held=False, epochs=[2, 3], orders=[['reference', 'gate_1x'], ['gate_1x', 'reference']])
+    assert held['last'] == dict(
+        held=True, epochs=[3, 4], orders=[['gate_1x', 'reference'], ['gate_1x', 'reference']])
     text = tool.write_table(rows, held, args, 1.0)
-    assert 'it still changes' in text and '+0.100' in text
+    assert 'epochs 2 and 3 (before the decay)' in text and 'it still changes' in text
+    assert 'epochs 3 and 4 (the last two evaluations)' in text and '+0.100' in text

@@ -14,13 +14,13 @@ comparison's tuning chose) on the same generated data, with one thing changed pe
 (``residual_scale_init=1`` is not a variant: it diverged in both runs of a first check.)
 
 Schedule: --epochs epochs of 100 iterations (400 images, batch 4), the demo's warm-up, lr x0.1 for
-the last epoch. The tuning split (100 images) is scored after every epoch: the learning curves,
-and the check that the budget is long enough (the variants' order on the mean tuning-split box
-mAP, before the decay, is the same at the last two evaluations). The test split (200 images) is
-scored once per run, at the end, and decides nothing. Every variant runs on every --seeds seed (the
-same seed: the same data order and the same initial weights but for s), and each variant is
-compared with the reference by the paired difference of test box / mask mAP: mean and 95% t
-interval, "ahead" / "behind" only where the interval excludes 0. The final s of every block is
+the last epoch. The tuning split (100 images) is scored after every epoch: the learning curves, and
+the check that the budget is long enough (whether the variants' order on the mean tuning-split box
+mAP is the same at the last two evaluations, and at the last two before the decay). The test split
+(200 images) is scored once per run, at the end, and decides nothing. Every variant runs on every
+--seeds seed (the same seed: the same data order and the same initial weights but for s), and each
+variant is compared with the reference by the paired difference of test box / mask mAP: mean and 95%
+t interval, "ahead" / "behind" only where the interval excludes 0. The final s of every block is
 read from each run's checkpoint.
 
 Output (a new folder; --resume DIR finishes an interrupted one): results.json, table.md and
@@ -178,13 +178,18 @@ def summarise(runs, args):
 
 
 def ranking_held(rows, args):
-    """The variants' order on the mean tuning-split box mAP at the last two evaluations before
-    the decay (epochs E-2 and E-1), and whether it is the same."""
-    if args.epochs < 3 or not all(len(r['tune_curve']) >= args.epochs for r in rows):
-        return dict(held=None, orders=[])
-    orders = [[r['variant'] for r in sorted(rows, key=lambda r: -r['tune_curve'][e])]
-              for e in (args.epochs - 3, args.epochs - 2)]
-    return dict(held=orders[0] == orders[1], orders=orders)
+    """The variants' order on the mean tuning-split box mAP at two pairs of evaluations: the last
+    two (epochs E-1 and E, the decay between them) and the last two before the decay (E-2 and
+    E-1); for each, the two orders and whether they are the same (``None`` without the epochs)."""
+    held = {}
+    for key, first in (('last', args.epochs - 2), ('before_decay', args.epochs - 3)):
+        if first < 0 or not all(len(r['tune_curve']) >= first + 2 for r in rows):
+            held[key] = dict(held=None, epochs=[], orders=[])
+            continue
+        orders = [[r['variant'] for r in sorted(rows, key=lambda r: -r['tune_curve'][e])]
+                  for e in (first, first + 1)]
+        held[key] = dict(held=orders[0] == orders[1], epochs=[first + 1, first + 2], orders=orders)
+    return held
 
 
 def fmt(value, digits=3):
@@ -220,12 +225,14 @@ def write_table(rows, held, args, seconds):
     ]
     for r in rows:
         lines.append(f'| {r["variant"]} | ' + ' | '.join(fmt(v) for v in r['tune_curve']) + ' |')
-    if held['held'] is not None:
-        lines += [
-            '', f'Order at epochs {args.epochs - 2} and {args.epochs - 1} (before the decay): '
-            f'{" > ".join(held["orders"][0])}; {" > ".join(held["orders"][1])}: '
-            f'{"the same" if held["held"] else "it still changes"}.'
-        ]
+    for key, what in (('last', 'the last two evaluations'), ('before_decay', 'before the decay')):
+        h = held[key]
+        if h['held'] is not None:
+            lines += [
+                '', f'Order at epochs {h["epochs"][0]} and {h["epochs"][1]} ({what}): '
+                f'{" > ".join(h["orders"][0])}; {" > ".join(h["orders"][1])}: '
+                f'{"the same" if h["held"] else "it still changes"}.'
+            ]
     return reporting.write_table(args.out_dir, lines, seconds)
 
 
