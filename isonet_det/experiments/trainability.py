@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..analysis.layer_report import orthogonality_error
 from ..datasets import make_prototype_pairs, make_prototypes
-from ..ops import isometry_penalty
 
 Data = Tuple[torch.Tensor, torch.Tensor]
 
@@ -27,17 +27,6 @@ TASKS = {
     'prototypes':
     (lambda num, size, noise, seed, split: make_prototypes(num, size, 10, noise, seed, split), 10),
 }
-
-
-def orthogonality_error(conv: nn.Conv2d) -> float:
-    """``||Conv(A, A) - delta||_F / ||delta||_F``: the same as
-    :func:`isonet_det.analysis.orthogonality_error`, here so that this module does not import
-    :mod:`isonet_det.analysis` (which loads ``isonet_theory`` and so scipy, absent from a bare
-    GPU machine)."""
-    with torch.no_grad():
-        penalty = isometry_penalty([conv]).item()
-    smaller = min(conv.out_channels, conv.in_channels) // conv.groups * conv.groups
-    return (2.0 * penalty / smaller)**0.5
 
 
 def add_lr_arguments(parser,

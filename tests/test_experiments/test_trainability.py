@@ -189,15 +189,6 @@ def test_held_out_learning_curve_of_the_reported_run_only(monkeypatch):
     assert [step for step, _ in run['held_out']] == [0, 2, 4]
 
 
-def test_orthogonality_error_is_the_analysis_one():
-    """trainability's own copy (it imports no scipy) equals isonet_det.analysis's."""
-    from isonet_det.analysis import orthogonality_error
-    from isonet_det.experiments.trainability import orthogonality_error as local
-    for scheme in ('delta_srelu', 'kaiming_relu'):
-        for conv in model(scheme=scheme).body_convs():
-            assert local(conv) == orthogonality_error(conv)
-
-
 def test_frozen_features_are_standardised_with_the_training_statistics():
     """A body whose features differ by input only at a tiny scale: standardised, a linear head
     reads them; the reported sd is that tiny scale (before standardising)."""
