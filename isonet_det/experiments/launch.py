@@ -106,3 +106,19 @@ def read_scalars(work_dir: str) -> List[dict]:
         raise FileNotFoundError(f'no mmengine json log under {work_dir}')
     with open(files[-1]) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def read_detector_series(work_dir: str) -> Dict[str, list]:
+    """A detector run's series from :func:`read_scalars`: per logged training iteration
+    ``iters``, ``loss``, ``isometry_reg`` (``nan`` where not logged) and ``time``; per evaluation
+    ``bbox_mAP`` and ``segm_mAP`` (COCO metrics, in order)."""
+    rows = read_scalars(work_dir)
+    trains = [r for r in rows if 'loss' in r]
+    vals = [r for r in rows if 'coco/bbox_mAP' in r]
+    return dict(
+        iters=[r['iter'] for r in trains],
+        loss=[r['loss'] for r in trains],
+        isometry_reg=[r.get('isometry_reg', float('nan')) for r in trains],
+        time=[r['time'] for r in trains],
+        bbox_mAP=[r['coco/bbox_mAP'] for r in vals],
+        segm_mAP=[r['coco/segm_mAP'] for r in vals])

@@ -48,6 +48,25 @@ def add_lr_arguments(parser,
         help=f'the initial grid: extended x{factor:.3g} at an edge until the choice is interior')
 
 
+def add_device_argument(parser, help: str) -> None:
+    """``--device {cpu,cuda}`` (default cpu) of the trainability tools."""
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu', help=help)
+
+
+def check_device(parser, device: str) -> None:
+    """Refuse ``--device cuda`` through ``parser`` where torch sees no CUDA device."""
+    if device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: torch sees no CUDA device')
+
+
+def full_float32(device: str) -> None:
+    """On ``'cuda'``, float32 convs and products as on the CPU (no TF32, which cuDNN's convs use
+    by default and which would round away tiny input-dependent signals)."""
+    if device == 'cuda':
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+
 def tail_mean(values: Sequence[float], n: int = 10) -> float:
     """Mean of the last ``n`` values (``nan`` if there are none)."""
     return sum(values[-n:]) / len(values[-n:]) if values else float('nan')

@@ -111,17 +111,10 @@ def train(arm, lr, mult, seed, work_dir, args, for_tuning):
 
 
 def read_scalars(work_dir):
-    """Training and evaluation series from mmengine's ``vis_data/scalars.json``."""
-    rows = launch.read_scalars(work_dir)
-    trains = [r for r in rows if 'loss' in r]
-    vals = [r for r in rows if 'coco/bbox_mAP' in r]
-    return dict(
-        iters=[r['iter'] for r in trains],
-        loss=[r['loss'] for r in trains],
-        isometry_reg=[r.get('isometry_reg', float('nan')) for r in trains],
-        time=[r['time'] for r in trains],
-        bbox_mAP=vals[-1]['coco/bbox_mAP'] if vals else float('nan'),
-        segm_mAP=vals[-1]['coco/segm_mAP'] if vals else float('nan'))
+    """Training series and the last evaluation's box / mask mAP of the run in ``work_dir``."""
+    series = launch.read_detector_series(work_dir)
+    last = {k: series[k][-1] if series[k] else float('nan') for k in ('bbox_mAP', 'segm_mAP')}
+    return dict(series, **last)
 
 
 def backbone_orthogonality_error(arm, work_dir):

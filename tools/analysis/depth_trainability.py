@@ -599,12 +599,9 @@ def parse_args(argv=None):
         'apart)')
     parser.add_argument(
         '--max-extensions', type=int, default=6, help='at most this many extensions per grid')
-    parser.add_argument(
-        '--device',
-        choices=['cpu', 'cuda'],
-        default='cpu',
-        help='every model, batch and Jacobian on this device (the batches and inits are drawn on '
-        'the CPU, so they are the same on both)')
+    tr.add_device_argument(
+        parser, 'every model, batch and Jacobian on this device (the batches and inits are drawn '
+        'on the CPU, so they are the same on both)')
     parser.add_argument(
         '--no-jacobian-at-depth',
         dest='jacobian_at_depth',
@@ -647,8 +644,7 @@ def parse_args(argv=None):
     reporting.add_run_arguments(parser, 'depth_trainability', QUICK, 'a few minutes')
     args = parser.parse_args(argv)
     reporting.apply_quick(parser, args, QUICK)
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda: torch sees no CUDA device')
+    tr.check_device(parser, args.device)
     args.out_dir = reporting.new_run_dir(args.out_dir, 'depth_trainability')
     return args
 
@@ -659,8 +655,7 @@ def main(argv=None):
     torch.set_flush_denormal(True)  # vanishing signals make denormals, which are slow on CPU
     # full float32 on a GPU: TF32 convs (cuDNN's default) would round away the tiny
     # input-dependent part of an ordered-phase body's features that the frozen readout measures
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    tr.full_float32(args.device)
     make = tr.TASKS[args.task][0]
     data = tuple(
         t.to(args.device) for t in make(args.num_train, args.size, args.noise, args.seed, 'train'))

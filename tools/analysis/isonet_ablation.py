@@ -516,11 +516,8 @@ def parse_args(argv=None):
     parser.add_argument('--num-train', type=int, default=2048)
     parser.add_argument('--num-test', type=int, default=1024)
     parser.add_argument('--data-seed', type=int, default=0)
-    parser.add_argument(
-        '--device',
-        choices=['cpu', 'cuda'],
-        default='cpu',
-        help='where every model and tensor lives (batches are drawn on the CPU either way)')
+    tr.add_device_argument(
+        parser, 'where every model and tensor lives (batches are drawn on the CPU either way)')
     parser.add_argument(
         '--no-cuda-graph',
         dest='cuda_graph',
@@ -530,8 +527,7 @@ def parse_args(argv=None):
     reporting.add_run_arguments(parser, 'isonet_ablation', QUICK, 'a minute or two on 2 CPU cores')
     args = parser.parse_args(argv)
     reporting.apply_quick(parser, args, QUICK)
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        parser.error('--device cuda: torch sees no CUDA device')
+    tr.check_device(parser, args.device)
     args.arms = [parse_arm(a) if isinstance(a, str) else a for a in args.arms]
     args.out_dir = reporting.new_run_dir(args.out_dir, 'isonet_ablation')
     return args
@@ -544,9 +540,7 @@ def main(argv=None):
     logging.getLogger('mmengine').setLevel(logging.WARNING)
     start = time.perf_counter()
     torch.set_flush_denormal(True)
-    if args.device == 'cuda':  # float32 convs and products, as on the CPU
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+    tr.full_float32(args.device)
     os.makedirs(args.out_dir, exist_ok=True)
     make = tr.TASKS[args.task][0]
     data = make(args.num_train, args.size, args.noise, args.data_seed, 'train')

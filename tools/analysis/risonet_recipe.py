@@ -129,14 +129,12 @@ def run(variant, seed, args):
 
 def curves(work_dir):
     """The run's training loss per logged iteration and tuning-split mAP per epoch."""
-    rows = launch.read_scalars(work_dir)
-    trains = [r for r in rows if 'loss' in r]
-    vals = [r for r in rows if 'coco/bbox_mAP' in r]
+    series = launch.read_detector_series(work_dir)
     return dict(
-        iters=[r['iter'] for r in trains],
-        loss=[r['loss'] for r in trains],
-        tune_bbox_mAP=[r['coco/bbox_mAP'] for r in vals],
-        tune_segm_mAP=[r['coco/segm_mAP'] for r in vals])
+        iters=series['iters'],
+        loss=series['loss'],
+        tune_bbox_mAP=series['bbox_mAP'],
+        tune_segm_mAP=series['segm_mAP'])
 
 
 def summarise(runs, args):
