@@ -1,6 +1,7 @@
 """The backbones the detector comparison (``tools/analysis/compare_detectors.py``) puts into the
 demo's Mask R-CNN + FPN, and the config of one run: every arm changes only the backbone (depth 18,
 stage widths 32 / 64 / 128 / 256, so the FPN and heads are the same) and what belongs to it."""
+import copy
 import os.path as osp
 from typing import Optional
 
@@ -38,12 +39,9 @@ ARMS = {
         stem_chs=32,
         bottle_ratio=1.25), 0.0),
 }
-# the arms without normalisation: their backbone learning-rate multiplier is tuned (1 or 0.2)
-NORMALISATION_FREE = tuple(arm for arm, (backbone, _) in ARMS.items() if 'norm_cfg' not in backbone)
 # the arms whose backbone convs the regulariser can act on: their orthogonality error is reported
 ISOMETRIC = tuple(arm for arm, (backbone, _) in ARMS.items()
                   if backbone['type'] in ('ISONet', 'RISONet'))
-REFERENCE_ARM = 'resnet_bn'
 
 
 def backbone_paramwise_cfg(lr_mult: float) -> dict:
@@ -68,12 +66,14 @@ def arm_config(arm: str,
                val_interval: int = 1,
                log_interval: int = 50,
                backbone_lr_mult: float = 1.0,
-               val_split: str = 'val'):
+               val_split: str = 'val',
+               test_split: Optional[str] = None):
     """The demo config (mmengine ``Config``) with ``arm``'s backbone (and regulariser hook), ``lr``
     (the backbone's times ``backbone_lr_mult``), ``seed`` and an ``epochs``-long schedule, on the
     dataset at ``data`` (its first ``num_train`` training images; all if None), evaluated on its
-    ``val_split`` (``'val'``, or ``'tune'`` while choosing settings), no dataloader workers and one
-    checkpoint at the end."""
+    ``val_split`` (``'val'``, or ``'tune'`` while choosing settings) and, for ``tools/test.py``,
+    on its ``test_split`` (``val_split`` if None), no dataloader workers and one checkpoint at the
+    end."""
     from mmengine.config import Config
     backbone, coeff = ARMS[arm]
     cfg = Config.fromfile(DEMO_CONFIG)
@@ -98,8 +98,12 @@ def arm_config(arm: str,
         loader.num_workers = 0
         if num:
             loader.dataset.indices = num
-    cfg.val_dataloader.dataset.ann_file = f'annotations/instances_{val_split}.json'
-    cfg.val_dataloader.dataset.data_prefix = dict(img=f'{val_split}/')
-    cfg.val_evaluator.ann_file = osp.join(data, 'annotations', f'instances_{val_split}.json')
-    cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
+    cfg.test_dataloader, cfg.test_evaluator = copy.deepcopy(cfg.val_dataloader), copy.deepcopy(
+        cfg.val_evaluator)
+    for loader, evaluator, split in ((cfg.val_dataloader, cfg.val_evaluator, val_split),
+                                     (cfg.test_dataloader, cfg.test_evaluator, test_split
+                                      or val_split)):
+        loader.dataset.ann_file = f'annotations/instances_{split}.json'
+        loader.dataset.data_prefix = dict(img=f'{split}/')
+        evaluator.ann_file = osp.join(data, 'annotations', f'instances_{split}.json')
     return cfg

@@ -56,6 +56,22 @@ def is_interior(grid: Dict[float, dict], lr: float) -> bool:
     return len(ordered) == 1 or ordered[0] < lr < ordered[-1]
 
 
+def order_held(curves: Dict[str, Sequence[float]], epochs: int) -> Dict[str, dict]:
+    """Whether the order of the arms (or variants) by ``curves`` (``{name: held-out score after
+    each of ``epochs`` epochs}``, the lr decayed for the last) is the same at two pairs of
+    evaluations: ``'last'`` (epochs E-1 and E, the decay between them) and ``'before_decay'`` (E-2
+    and E-1). For each: ``held`` (``None`` where a curve lacks those epochs), the 1-based
+    ``epochs`` and the two ``orders``, best first."""
+    held = {}
+    for key, first in (('last', epochs - 2), ('before_decay', epochs - 3)):
+        if first < 0 or not all(len(c) >= first + 2 for c in curves.values()):
+            held[key] = dict(held=None, epochs=[], orders=[])
+            continue
+        orders = [sorted(curves, key=lambda name: -curves[name][e]) for e in (first, first + 1)]
+        held[key] = dict(held=orders[0] == orders[1], epochs=[first + 1, first + 2], orders=orders)
+    return held
+
+
 def paired_interval(differences: Sequence[float],
                     confidence: float = 0.95) -> Tuple[float, float, float]:
     """Mean of paired differences and its two-sided ``confidence`` Student-t interval

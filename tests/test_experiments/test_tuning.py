@@ -80,3 +80,13 @@ def test_tuning_order_puts_diverged_runs_last_and_breaks_ties_by_loss():
     assert tuning.score(0.3, 0.4) > tuning.score(0.3, 0.5)  # then the lower loss
     assert tuning.score(0.0, inf) > tuning.score(nan, 0.1)  # a diverged run below any score
     assert tuning.score(0.3, nan) == tuning.score(0.3, inf)  # a non-finite loss is the worst
+
+
+def test_order_held_compares_the_last_two_evaluations_and_the_two_before_the_decay():
+    curves = {'a': [0.1, 0.5, 0.6, 0.7], 'b': [0.2, 0.4, 0.65, 0.75]}
+    held = tuning.order_held(curves, 4)
+    assert held['last'] == dict(held=True, epochs=[3, 4], orders=[['b', 'a'], ['b', 'a']])
+    assert held['before_decay'] == dict(held=False, epochs=[2, 3], orders=[['a', 'b'], ['b', 'a']])
+    # a curve that stopped early (a diverged run) or too few epochs: no verdict
+    assert tuning.order_held({'a': [0.1, 0.2], 'b': [0.3]}, 2)['last']['held'] is None
+    assert tuning.order_held(curves, 2)['before_decay'] == dict(held=None, epochs=[], orders=[])

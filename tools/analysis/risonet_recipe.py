@@ -27,7 +27,6 @@ Output (a new folder; --resume DIR finishes an interrupted one): results.json, t
 curves.png (tuning-split box mAP per epoch, training loss).
 """
 import argparse
-import copy
 import glob
 import os
 import os.path as osp
@@ -67,16 +66,11 @@ def run_config(variant, seed, args):
             val_interval=1,
             log_interval=args.log_interval,
             backbone_lr_mult=args.mult,
-            val_split='tune')
+            val_split='tune',
+            test_split='val')
     cfg.model.backbone.residual_scale_init = init
     cfg.optim_wrapper.paramwise_cfg.custom_keys['residual_scale'] = dict(lr_mult=gate_lr *
                                                                          args.mult)
-    test_loader = copy.deepcopy(cfg.val_dataloader)
-    test_loader.dataset.ann_file = 'annotations/instances_val.json'
-    test_loader.dataset.data_prefix = dict(img='val/')
-    test_evaluator = copy.deepcopy(cfg.val_evaluator)
-    test_evaluator.ann_file = osp.join(args.data, 'annotations', 'instances_val.json')
-    cfg.test_dataloader, cfg.test_evaluator = test_loader, test_evaluator
     return cfg
 
 
@@ -172,22 +166,7 @@ def summarise(runs, args):
                      for s, r in mine.items()}, {s: r[metric]
                                                  for s, r in by[REFERENCE].items()})
         rows.append(row)
-    return rows, ranking_held(rows, args)
-
-
-def ranking_held(rows, args):
-    """The variants' order on the mean tuning-split box mAP at two pairs of evaluations: the last
-    two (epochs E-1 and E, the decay between them) and the last two before the decay (E-2 and
-    E-1); for each, the two orders and whether they are the same (``None`` without the epochs)."""
-    held = {}
-    for key, first in (('last', args.epochs - 2), ('before_decay', args.epochs - 3)):
-        if first < 0 or not all(len(r['tune_curve']) >= first + 2 for r in rows):
-            held[key] = dict(held=None, epochs=[], orders=[])
-            continue
-        orders = [[r['variant'] for r in sorted(rows, key=lambda r: -r['tune_curve'][e])]
-                  for e in (first, first + 1)]
-        held[key] = dict(held=orders[0] == orders[1], epochs=[first + 1, first + 2], orders=orders)
-    return held
+    return rows, tuning.order_held({r['variant']: r['tune_curve'] for r in rows}, args.epochs)
 
 
 def fmt(value, digits=3):
