@@ -22,7 +22,9 @@
 #       && tar xzf mmcv-2.1.0.tar.gz && cd mmcv-2.1.0 && pip install 'setuptools<70' wheel \
 #       && MMCV_WITH_OPS=0 pip wheel --no-deps --no-build-isolation . -w "$OLDPWD/.gpu_wheels"
 #
-# With mmcv's CUDA ops and mmdet among the wheels, the benchmark's detector section runs too. For
+# With mmcv's CUDA ops (tools/misc/build_mmcv_cuda.sh writes its wheel to .gpu_wheels/cuda/, used
+# instead of the mmcv_lite wheel) and mmdet (+ shapely, terminaltables, scipy) among the wheels,
+# the benchmark's detector section runs too. For
 # the experiment steps, numpy and matplotlib (and their dependencies) go into .gpu_wheels/plots/
 # (git-ignored too) the same way:
 #
@@ -49,9 +51,12 @@ REPEATS=${REPEATS:-10}
 IMAGE=${IMAGE:-800x1344}
 mkdir -p "$OUT_DIR"
 SITE=$(mktemp -d)
+CUDA_MMCV=$(ls "$WHEELS"/cuda/mmcv-*.whl 2>/dev/null | head -1)
 if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
+  # mmcv with CUDA ops, where built, in place of mmcv_lite (both install the package mmcv)
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
-    "$WHEELS"/*.whl $(ls "$WHEELS"/plots/*.whl 2>/dev/null) \
+    $(ls "$WHEELS"/*.whl | grep -v ${CUDA_MMCV:+-e /mmcv_lite-} -e '^$') $CUDA_MMCV \
+    $(ls "$WHEELS"/plots/*.whl 2>/dev/null) \
     || { echo "[gpu] ERROR: installing the wheels of $WHEELS failed" >&2; exit 1; }
 fi
 export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
