@@ -179,6 +179,15 @@ if ! mmcv_ready; then
     BUILD_ENV=(MMCV_WITH_OPS=1 "MAX_JOBS=${MAX_JOBS:-$(nproc)}")
     if [ "$CUDA_OK" = 1 ]; then
       BUILD_ENV+=(FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=${ARCHS//_/;}")
+      # ATen's CUDA headers include cusparse.h, cublas_v2.h, ...: torch's nvidia-* wheels carry
+      # them (site-packages/nvidia/*/include), a toolkit need not (tools/misc/build_mmcv_cuda.sh)
+      NV_INCLUDE=$("$VPY" -c 'import glob, os, sysconfig; print(os.pathsep.join(sorted(glob.glob(
+          os.path.join(sysconfig.get_paths()["purelib"], "nvidia", "*", "include")))))')
+      [ -z "$NV_INCLUDE" ] || BUILD_ENV+=("CPATH=$NV_INCLUDE${CPATH:+:$CPATH}")
+      # torch guesses CUDA_HOME from the nvcc on PATH, which may be a wrapper outside the toolkit
+      if [ -z "${CUDA_HOME:-}" ] && [ -x /usr/local/cuda/bin/nvcc ]; then
+        BUILD_ENV+=(CUDA_HOME=/usr/local/cuda)
+      fi
     fi
     (cd "$SRC/mmcv-$MMCV_VERSION" && env "${BUILD_ENV[@]}" \
        "$VPY" -m pip wheel -q --no-build-isolation --no-deps . -w "$SRC/wheel") 2>&1 \
