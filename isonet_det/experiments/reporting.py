@@ -106,6 +106,31 @@ def cached_result(work_dir: str, make: Callable[[], dict]) -> dict:
     return result
 
 
+def learning_curve_lines(column: str, curves: Dict[str, List[float]], epochs: int,
+                         held: Dict[str, dict]) -> List[str]:
+    """Markdown lines: a table of ``curves`` (``{name: tuning-split box mAP per epoch}``, mean over
+    seeds) headed ``column``, then what
+    :func:`isonet_det.experiments.tuning.order_held` found (``held``) for each pair of epochs."""
+    lines = [
+        '', 'Tuning-split box mAP per epoch (mean over seeds):', '',
+        f'| {column} | ' + ' | '.join(f'{e + 1}' for e in range(epochs)) + ' |',
+        '|---|' + '---|' * epochs
+    ]
+    lines += [
+        f'| {name} | ' + ' | '.join(format_mean_sd((v, math.nan), empty='—') for v in curve) + ' |'
+        for name, curve in curves.items()
+    ]
+    for key, what in (('last', 'the last two evaluations'), ('before_decay', 'before the decay')):
+        h = held[key]
+        if h['held'] is not None:
+            lines += [
+                '', f'Order at epochs {h["epochs"][0]} and {h["epochs"][1]} ({what}): '
+                f'{" > ".join(h["orders"][0])}; {" > ".join(h["orders"][1])}: '
+                f'{"the same" if h["held"] else "it still changes"}.'
+            ]
+    return lines
+
+
 def write_table(out_dir: str, lines: List[str], seconds: float) -> str:
     """Write ``lines`` and the run time to ``out_dir/table.md``; returns the text."""
     text = '\n'.join(lines + ['', f'Run time {seconds:.0f} s.'])

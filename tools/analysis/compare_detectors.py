@@ -357,20 +357,8 @@ def write_table(rows, held, choices, args, seconds):
             f'{diverged} | {reporting.format_mean_sd(r["mask"])} | {deltas[0]} | {deltas[1]} | '
             f'{" / ".join(fmt(v) for v in r["box_per_seed"])} | {fmt(r["orthogonality_error"])} | '
             f'{r["s_per_iter"]:.3f} ({r["time_ratio"]:.2f}) | {r["peak_rss_mib"]:.0f} MiB |')
-    lines += [
-        '', 'Tuning-split box mAP per epoch, reported runs (mean over seeds):', '',
-        '| arm | ' + ' | '.join(f'{e + 1}' for e in range(args.epochs)) + ' |',
-        '|---|' + '---|' * args.epochs
-    ]
-    lines += [f'| {r["arm"]} | ' + ' | '.join(fmt(v) for v in r['tune_curve']) + ' |' for r in rows]
-    for key, what in (('last', 'the last two evaluations'), ('before_decay', 'before the decay')):
-        h = held[key]
-        if h['held'] is not None:
-            lines += [
-                '', f'Order at epochs {h["epochs"][0]} and {h["epochs"][1]} ({what}): '
-                f'{" > ".join(h["orders"][0])}; {" > ".join(h["orders"][1])}: '
-                f'{"the same" if h["held"] else "it still changes"}.'
-            ]
+    lines += reporting.learning_curve_lines('arm', {r['arm']: r['tune_curve']
+                                                    for r in rows}, args.epochs, held)
     lines += [
         '', f'Tuning (box mAP on the tuning split at the last epoch, mean over seeds '
         f'{args.tune_seeds} and per seed; the choice in bold):', ''

@@ -195,21 +195,9 @@ def write_table(rows, held, args, seconds):
             f'{deltas[0]} | {deltas[1]} | {" / ".join(fmt(v) for v in r["box_per_seed"])} | '
             f'{fmt(g["mean"])} [{fmt(g["min"])}, {fmt(g["max"])}], {g["positive"]}/{g["count"]} '
             f'| {r["diverged"]} |')
-    lines += [
-        '', 'Tuning-split box mAP per epoch (mean over seeds):', '',
-        '| variant | ' + ' | '.join(f'{e + 1}' for e in range(args.epochs)) + ' |',
-        '|---|' + '---|' * args.epochs
-    ]
-    for r in rows:
-        lines.append(f'| {r["variant"]} | ' + ' | '.join(fmt(v) for v in r['tune_curve']) + ' |')
-    for key, what in (('last', 'the last two evaluations'), ('before_decay', 'before the decay')):
-        h = held[key]
-        if h['held'] is not None:
-            lines += [
-                '', f'Order at epochs {h["epochs"][0]} and {h["epochs"][1]} ({what}): '
-                f'{" > ".join(h["orders"][0])}; {" > ".join(h["orders"][1])}: '
-                f'{"the same" if h["held"] else "it still changes"}.'
-            ]
+    lines += reporting.learning_curve_lines('variant',
+                                            {r['variant']: r['tune_curve']
+                                             for r in rows}, args.epochs, held)
     return reporting.write_table(args.out_dir, lines, seconds)
 
 
