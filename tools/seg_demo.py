@@ -1,8 +1,8 @@
 """The segmentation demo: ISO-UNet and a BN UNet side by side on generated scans (MMSegmentation),
 each at a learning rate chosen on a tuning split, over paired seeds, beside an intensity threshold.
 
-    python tools/seg_demo.py [--epochs 50] [--seeds 0 1 2] [--jobs 2] [--quick] [--out-dir DIR]
-                             [--unet-bn-from PREVIOUS_RUN_DIR]
+    python tools/seg_demo.py [--epochs 50] [--seeds 0 1 2] [--jobs 2] [--quick]
+                             [--out-dir DIR | --resume DIR] [--unet-bn-from PREVIOUS_RUN_DIR]
 
 Writes the generated scans to data/seg_demo_scans if absent (240 train / 60 val / 60 tune, 96 x
 96, seed 0; never overwritten): 'val' is the test split, reported and never used for a choice;
@@ -15,7 +15,8 @@ once).
 Tuning (seed --tune-seed, not a reported seed; the first --tune-epochs of the schedule): each
 arm's grid (--iso-unet-lrs, --unet-bn-lrs) scored by mIoU on the tuning split, extended x2 / x0.5
 while the best is at an edge (a run that stops on a non-finite value scores lowest). Then every
---seeds seed at the chosen lr, scored on the test split. Baseline: a per-pixel intensity threshold
+--seeds seed at the chosen lr, scored on the test split (a run that diverges is scored as a model
+that marks no lesion, and said in the table). Baseline: a per-pixel intensity threshold
 (lesion where the scan is brighter), its threshold the best lesion IoU on the tuning split.
 
 --unet-bn-from PREVIOUS_RUN_DIR trains the ISO-UNet arm only: the BN UNet's tuning and seed runs
@@ -24,9 +25,10 @@ tool with the same protocol (--epochs, --tune-epochs, --tune-seed, --unet-bn-lrs
 --max-extensions, --num-train, --data; its seeds include --seeds), and nothing is written there.
 The BN UNet does not depend on ISO-UNet's code, so its runs are the ones this run would train.
 
-Output (a new folder): table.md (mIoU and mDice over both classes, the lesion class's IoU and
-Dice, mean ± sd over seeds; ISO-UNet - BN UNet paired over seeds with a 95% t interval; the chosen
-lrs and the tuning runs; s/iter, peak resident memory), predictions.png (scans, ground truth, the
+Output (a new folder; --resume DIR finishes the runs an interrupted one had not): table.md (mIoU
+and mDice over both classes, the lesion class's IoU and Dice, mean ± sd over seeds; ISO-UNet - BN
+UNet paired over seeds with a 95% t interval; the chosen lrs and the tuning runs; s/iter, peak
+resident memory), predictions.png (scans, ground truth, the
 threshold and both models on the first seed), results.json, and each run's work folder.
 """
 import argparse
@@ -148,12 +150,32 @@ def score(run):
 
 
 def report_run(arm, seed, lr, args):
-    """A reported run: ``arm`` at its chosen ``lr`` on ``seed``, scored on the test split."""
+    """A reported run: ``arm`` at its chosen ``lr`` on ``seed``, scored on the test split. A run
+    that stops on a non-finite value is kept as ``diverged`` (no checkpoint: :func:`main` scores
+    it as a model that marks no lesion) and the other runs go on."""
     work_dir = osp.join(run_root(arm, args), 'runs', arm, f'seed{seed}')
     if run_root(arm, args) != args.out_dir:
         return reused_result(work_dir)
-    return reporting.cached_result(work_dir,
-                                   lambda: train(arm, lr, seed, args.epochs, work_dir, args, 'val'))
+
+    def make():
+        try:
+            return train(arm, lr, seed, args.epochs, work_dir, args, 'val')
+        except launch.Diverged as e:
+            stopped = str(e).split(':\n', 1)[-1].strip().splitlines()[-1]
+            print(f'{arm} (lr {lr:g}, seed {seed}) diverged: {stopped}', flush=True)
+            nan = float('nan')
+            return dict(
+                arm=arm,
+                lr=lr,
+                seed=seed,
+                work_dir=work_dir,
+                diverged=True,
+                stopped=stopped,
+                s_per_iter=nan,
+                peak_rss_mib=nan,
+                loss=[])
+
+    return reporting.cached_result(work_dir, make)
 
 
 def split_images(data, split):
@@ -268,8 +290,12 @@ def parse_args(argv=None):
         default=None,
         metavar='PREVIOUS_RUN_DIR',
         help='train ISO-UNet only; the BN UNet runs from this previous run (same protocol)')
-    reporting.add_run_arguments(parser, 'seg_demo', QUICK, 'a minute or two')
+    reporting.add_run_arguments(parser, 'seg_demo', QUICK, 'a minute or two',
+                                '; a run folder to finish: --resume')
+    parser.add_argument('--resume', default=None, help='a run folder to finish')
     args = parser.parse_args(argv)
+    if args.resume:
+        return reporting.resumed_args(parser, args.resume)
     if args.epochs < 1 or args.jobs < 1:
         parser.error(f'--epochs and --jobs must be at least 1, got {args.epochs}, {args.jobs}')
     reporting.apply_quick(parser, args, QUICK)
@@ -280,6 +306,10 @@ def parse_args(argv=None):
     if args.unet_bn_from:
         args.unet_bn_from = osp.abspath(args.unet_bn_from)
         check_previous_run(parser, args)
+    os.makedirs(args.out_dir, exist_ok=True)
+    reporting.write_json(
+        osp.join(args.out_dir, 'args.json'), {k: v
+                                              for k, v in vars(args).items() if k != 'resume'})
     return args
 
 
@@ -326,10 +356,12 @@ def summarise(runs, threshold, args):
             k: reporting.mean_sd(r[k] for r in mine.values())
             for k in ('mIoU', 'mDice', 'lesion_IoU', 'lesion_Dice')
         }
+        trained = [r for r in mine.values() if not r.get('diverged')]
         rows[arm].update(
-            s_per_iter=reporting.mean_sd(r['s_per_iter'] for r in mine.values())[0],
-            peak_rss_mib=max(r['peak_rss_mib'] for r in mine.values()),
-            params=mine[args.seeds[0]]['params'])
+            s_per_iter=reporting.mean_sd(r['s_per_iter'] for r in trained)[0],
+            peak_rss_mib=max((r['peak_rss_mib'] for r in trained), default=float('nan')),
+            params=next((r['params'] for r in trained), float('nan')),
+            diverged=len(mine) - len(trained))
     iso, bn = by_arm['iso_unet'], by_arm['unet_bn']
     paired = {
         k: tuning.compare_paired({s: r[k]
@@ -359,6 +391,8 @@ def write_table(rows, paired, choices, threshold, args, seconds):
     for arm, (label, _, _) in ARMS.items():
         r = rows[arm]
         edge = '' if choices[arm]['interior'] else ' (edge)'
+        if r['diverged']:
+            edge += f' ({r["diverged"]} of {len(args.seeds)} seeds diverged)'
         lines.append(f'| {label} | {r["params"] / 1e6:.2f} M | {choices[arm]["lr"]:g}{edge} | ' +
                      ' | '.join(
                          reporting.format_mean_sd(r[k], digits=digits)
@@ -369,6 +403,11 @@ def write_table(rows, paired, choices, threshold, args, seconds):
     lines.append(f'| {THRESHOLD}: lesion where the scan > {threshold["t"]} | 0 | — | '
                  f'{t["mIoU"][0]:.2f} | {t["mDice"][0]:.2f} | {t["lesion_IoU"][0]:.3f} | '
                  f'{t["lesion_Dice"][0]:.3f} | — | — |')
+    if any(rows[arm]['diverged'] for arm in ARMS):
+        lines += [
+            '', 'A diverged run (stopped on a non-finite value, no checkpoint) is scored as a '
+            'model that marks no lesion anywhere.'
+        ]
     lines += ['', 'ISO-UNet - BN UNet, paired over seeds, mean [95% t interval]:']
     for k, d in paired.items():
         lines.append(f'- {k}: {d["mean"]:+.3f} [{d["low"]:.3f}, {d["high"]:.3f}] {d["verdict"]} '
@@ -398,10 +437,13 @@ def main(argv=None):
     images, gts = split_images(args.data, 'val')
     shown = {}
     for run in runs:
-        preds, run['params'] = evaluate(run['work_dir'], images)
+        if run.get('diverged'):  # no model to run: it marks no lesion anywhere
+            preds, run['params'] = [np.zeros_like(g) for g in gts], None
+        else:
+            preds, run['params'] = evaluate(run['work_dir'], images)
         run.update({k: v for k, v in segmentation_scores(preds, gts).items() if 'lesion' in k})
         if run['seed'] == args.seeds[0]:
-            shown[ARMS[run['arm']][0]] = preds
+            shown[ARMS[run['arm']][0] + (' (diverged)' if run.get('diverged') else '')] = preds
     tune_images, tune_gts = split_images(args.data, 'tune')
     t = best_threshold(read_scans(tune_images), tune_gts)
     scans = read_scans(images)

@@ -1,10 +1,12 @@
 """tools/seg_demo.py and tools/cls_demo.py in their --quick modes: they train, evaluate, draw or
 transfer, and report; and they refuse to write into a folder that holds something."""
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.extras  # MMSegmentation / MMPretrain: the newest stack's extras
@@ -153,3 +155,57 @@ def test_seg_demo_unet_bn_from_reads_a_previous_runs_bn_unet_and_checks_its_prot
         seg_demo.tune_run('unet_bn', 0.8, args)
     assert sorted(previous.rglob('*')) == files  # nothing written there
     assert seg_demo.run_root('iso_unet', args) == args.out_dir != str(previous)
+
+
+def test_seg_demo_keeps_a_diverged_run_scores_it_as_no_lesion_and_resumes(tmp_path, monkeypatch):
+    """A reported run that stops on a non-finite value is kept (the other runs go on) and scored as
+    a model that marks no lesion; --resume DIR finishes DIR with the arguments it was started
+    with."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import seg_demo
+
+    from isonet_det.experiments import launch
+    out = tmp_path / 'run'
+    args = seg_demo.parse_args(
+        ['--seeds', '0', '1', '--epochs', '4', '--tune-epochs', '2', '--out-dir',
+         str(out)])
+    resumed = seg_demo.parse_args(['--resume', str(out)])
+    assert (resumed.out_dir, resumed.seeds, resumed.epochs) == (str(out), [0, 1], 4)
+
+    calls = []
+
+    def blows_up(arm, lr, seed, epochs, work_dir, args, split):
+        calls.append(seed)
+        os.makedirs(work_dir)
+        raise launch.Diverged(f'{arm} failed; log:\nFloatingPointError: iteration 33: nan')
+
+    monkeypatch.setattr(seg_demo, 'train', blows_up)
+    run = seg_demo.report_run('iso_unet', 0, 0.05, args)
+    assert run['diverged'] and run['stopped'] == 'FloatingPointError: iteration 33: nan'
+    assert seg_demo.report_run('iso_unet', 0, 0.05, args)['diverged'] and calls == [0]  # kept
+    gts = [np.array([[0, 1], [0, 0]], np.uint8), np.zeros((2, 2), np.uint8)]
+    none = seg_demo.segmentation_scores([np.zeros_like(g) for g in gts], gts)
+    assert none['lesion_IoU'] == 0 and none['mIoU'] == pytest.approx(
+        100 * 7 / 8 / 2)  # 7 of 8 pixels
+    trained = dict(
+        arm='iso_unet',
+        seed=1,
+        diverged=False,
+        s_per_iter=0.5,
+        peak_rss_mib=900.0,
+        params=2e6,
+        mIoU=80.0,
+        mDice=85.0,
+        lesion_IoU=0.6,
+        lesion_Dice=0.7)
+    bn = [dict(trained, arm='unet_bn', seed=s, mIoU=90.0) for s in (0, 1)]
+    runs = [dict(run, params=None, **none), trained] + bn
+    threshold = dict(none, t=120)
+    rows, paired = seg_demo.summarise(runs, threshold, args)
+    iso = rows['iso_unet']
+    assert iso['diverged'] == 1 and iso['params'] == 2e6 and iso['peak_rss_mib'] == 900.0
+    assert iso['mIoU'][0] == pytest.approx((none['mIoU'] + 80.0) / 2)
+    assert paired['mIoU']['pairs'] == 2
+    choices = {arm: dict(lr=0.05, interior=True, runs=[]) for arm in ('iso_unet', 'unet_bn')}
+    table = seg_demo.write_table(rows, paired, choices, threshold, args, 1.0)
+    assert '(1 of 2 seeds diverged)' in table and 'marks no lesion' in table
