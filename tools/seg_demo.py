@@ -306,10 +306,7 @@ def parse_args(argv=None):
     if args.unet_bn_from:
         args.unet_bn_from = osp.abspath(args.unet_bn_from)
         check_previous_run(parser, args)
-    os.makedirs(args.out_dir, exist_ok=True)
-    reporting.write_json(
-        osp.join(args.out_dir, 'args.json'), {k: v
-                                              for k, v in vars(args).items() if k != 'resume'})
+    reporting.save_run_args(args)
     return args
 
 

@@ -5,6 +5,7 @@ and ``--out-dir`` options, ``--quick`` presets, a new output folder per run, a r
 import argparse
 import json
 import math
+import os
 import os.path as osp
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
@@ -66,6 +67,15 @@ def resumed_args(parser: argparse.ArgumentParser, folder: str) -> argparse.Names
     if not osp.isfile(saved):
         parser.error(f'{folder} is not a run folder of this tool (no args.json)')
     return argparse.Namespace(**dict(read_json(saved), resume=folder, out_dir=osp.abspath(folder)))
+
+
+def save_run_args(args: argparse.Namespace) -> None:
+    """Make ``args.out_dir`` and write ``args`` there as ``args.json`` (all but ``resume``): what
+    :func:`resumed_args` reads to finish the run."""
+    os.makedirs(args.out_dir, exist_ok=True)
+    write_json(
+        osp.join(args.out_dir, 'args.json'), {k: v
+                                              for k, v in vars(args).items() if k != 'resume'})
 
 
 def new_run_dir(out_dir: Optional[str], tool: str, root: str = '') -> str:

@@ -479,10 +479,7 @@ def parse_args(argv=None):
         args.data = osp.join(ROOT, 'data', f'compare_shapes_{args.variant}')
     args.data = osp.abspath(args.data)
     args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'compare_detectors', root=ROOT))
-    os.makedirs(args.out_dir, exist_ok=True)
-    reporting.write_json(
-        osp.join(args.out_dir, 'args.json'), {k: v
-                                              for k, v in vars(args).items() if k != 'resume'})
+    reporting.save_run_args(args)
     return args
 
 

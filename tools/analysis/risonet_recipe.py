@@ -251,10 +251,7 @@ def parse_args(argv=None):
     reporting.apply_quick(parser, args, QUICK)
     args.data = osp.abspath(args.data)
     args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'risonet_recipe', root=ROOT))
-    os.makedirs(args.out_dir, exist_ok=True)
-    reporting.write_json(
-        osp.join(args.out_dir, 'args.json'), {k: v
-                                              for k, v in vars(args).items() if k != 'resume'})
+    reporting.save_run_args(args)
     return args
 
 
