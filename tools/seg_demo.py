@@ -12,16 +12,18 @@ with the skip connections open, the isometry regulariser) and its BN UNet baseli
 (configs/iso_unet/unet-bn_s5-b16_scans-96x96.py), each run in its own process (--jobs of them at
 once).
 
-Tuning (seed --tune-seed, not a reported seed; the first --tune-epochs of the schedule): each
-arm's grid (--iso-unet-lrs, --unet-bn-lrs) scored by mIoU on the tuning split, extended x2 / x0.5
-while the best is at an edge (a run that stops on a non-finite value scores lowest). Then every
+Tuning, the detector comparison's rules (tools/analysis/compare_detectors.py): each lr of an
+arm's grid (--iso-unet-lrs, --unet-bn-lrs, x2 apart) trains the whole schedule (--tune-epochs,
+default --epochs) on every --tune-seeds seed (at least two, none of them a reported seed); its
+score is the mean tuning-split mIoU at the end (a seed that diverges counts 0; ties: the lower
+mean final training loss); the grid is extended x2 / x0.5 while the best is at an edge. Then every
 --seeds seed at the chosen lr, scored on the test split (a run that diverges is scored as a model
 that marks no lesion, and said in the table). Baseline: a per-pixel intensity threshold
 (lesion where the scan is brighter), its threshold the best lesion IoU on the tuning split.
 
 --unet-bn-from PREVIOUS_RUN_DIR trains the ISO-UNet arm only: the BN UNet's tuning and seed runs
 (results and checkpoints, which are evaluated again) are read from a previous complete run of this
-tool with the same protocol (--epochs, --tune-epochs, --tune-seed, --unet-bn-lrs,
+tool with the same protocol (--epochs, --tune-epochs, --tune-seeds, --unet-bn-lrs,
 --max-extensions, --num-train, --data; its seeds include --seeds), and nothing is written there.
 The BN UNet does not depend on ISO-UNet's code, so its runs are the ones this run would train.
 
@@ -32,6 +34,7 @@ resident memory), predictions.png (scans, ground truth, the
 threshold and both models on the first seed), results.json, and each run's work folder.
 """
 import argparse
+import math
 import os
 import os.path as osp
 import sys
@@ -50,18 +53,18 @@ from isonet_det.experiments import launch, reporting, tuning  # noqa: E402
 ARMS = {
     'iso_unet': ('ISO-UNet (no norm, SReLU, Delta, skips open, reg 1e-4)',
                  osp.join(ROOT, 'configs', 'iso_unet',
-                          'iso-unet_s5-b16_scans-96x96.py'), [0.00625, 0.0125, 0.025]),
+                          'iso-unet_s5-b16_scans-96x96.py'), [0.0125, 0.025, 0.05]),
     'unet_bn': ('UNet + BN (MMSegmentation)',
                 osp.join(ROOT, 'configs', 'iso_unet',
-                         'unet-bn_s5-b16_scans-96x96.py'), [0.05, 0.1, 0.2]),
+                         'unet-bn_s5-b16_scans-96x96.py'), [0.2, 0.4, 0.8]),
 }
 THRESHOLD = 'Intensity threshold (tuned on the tuning split)'
 DATA = dict(num_train=240, num_val=60, num_tune=60, image_size=96, seed=0)
 QUICK = dict(
-    epochs=2, tune_epochs=1, num_train=32, seeds=[0], iso_unet_lrs=[0.025], unet_bn_lrs=[0.1])
+    epochs=2, tune_epochs=1, num_train=32, seeds=[0], iso_unet_lrs=[0.025], unet_bn_lrs=[0.2])
 CONFIG_LOCK = threading.Lock()
 # what a previous run must share with this one for --unet-bn-from
-REUSED_PROTOCOL = ('epochs', 'tune_epochs', 'tune_seed', 'unet_bn_lrs', 'max_extensions',
+REUSED_PROTOCOL = ('epochs', 'tune_epochs', 'tune_seeds', 'unet_bn_lrs', 'max_extensions',
                    'num_train', 'data')
 
 
@@ -127,26 +130,48 @@ def reused_result(work_dir):
     return reporting.read_json(done)
 
 
-def tune_run(arm, lr, args):
-    """mIoU on the tuning split of ``arm`` at ``lr`` (seed --tune-seed, --tune-epochs)."""
-    work_dir = osp.join(run_root(arm, args), 'tune', arm, f'lr{lr:g}')
+def tune_seed_run(arm, lr, seed, args):
+    """One tuning run: ``arm`` at ``lr`` on tuning seed ``seed`` (--tune-epochs), its mIoU on the
+    tuning split; kept in its ``result.json``."""
+    work_dir = osp.join(run_root(arm, args), 'tune', arm, f'lr{lr:g}', f'seed{seed}')
     if run_root(arm, args) != args.out_dir:
         return reused_result(work_dir)
 
     def make():
         try:
-            return train(arm, lr, args.tune_seed, args.tune_epochs, work_dir, args, 'tune')
+            return train(arm, lr, seed, args.tune_epochs, work_dir, args, 'tune')
         except launch.Diverged:
-            print(f'{arm} (lr {lr:g}) diverged', flush=True)
+            print(f'{arm} (lr {lr:g}, tuning seed {seed}) diverged', flush=True)
             return dict(
-                arm=arm, lr=lr, mIoU=float('nan'), mDice=float('nan'), loss=[], diverged=True)
+                arm=arm,
+                lr=lr,
+                seed=seed,
+                mIoU=float('nan'),
+                mDice=float('nan'),
+                loss=[],
+                diverged=True)
 
     return reporting.cached_result(work_dir, make)
 
 
-def score(run):
-    """Higher tuning-split mIoU, then lower final training loss; a diverged run lowest."""
-    return tuning.score(run['mIoU'], run['loss'][-1] if run['loss'] else float('inf'))
+def tune_run(arm, lr, args):
+    """``arm`` at ``lr`` on every --tune-seeds seed: the mean tuning-split mIoU (a diverged seed
+    counts 0) and the mean final training loss (infinite if a seed diverged)."""
+    runs = [tune_seed_run(arm, lr, seed, args) for seed in args.tune_seeds]
+    per_seed = [None if r.get('diverged') else r['mIoU'] for r in runs]
+    losses = [r['loss'][-1] if r['loss'] and not r.get('diverged') else math.inf for r in runs]
+    return dict(
+        arm=arm,
+        lr=lr,
+        mIoU=sum(v or 0.0 for v in per_seed) / len(per_seed),
+        per_seed=per_seed,
+        final_loss=sum(losses) / len(losses),
+        diverged=sum(bool(r.get('diverged')) for r in runs))
+
+
+def score(setting):
+    """Higher mean tuning-split mIoU, then lower mean final training loss."""
+    return tuning.score(setting['mIoU'], setting['final_loss'])
 
 
 def report_run(arm, seed, lr, args):
@@ -202,6 +227,20 @@ def evaluate(work_dir, images):
             results = results if isinstance(results, list) else [results]
             preds += [r.pred_sem_seg.data[0].numpy().astype(np.uint8) for r in results]
     return preds, params
+
+
+def score_reported(run, images, gts):
+    """A reported run's predictions on the test ``images``, its lesion IoU / Dice and backbone
+    parameter count added to ``run``. A diverged run has no model: it marks no lesion anywhere,
+    and every score of it (mIoU and mDice too, which a trained run has from its own evaluation)
+    is that of the empty prediction."""
+    if run.get('diverged'):
+        preds, run['params'] = [np.zeros_like(g) for g in gts], None
+        run.update(segmentation_scores(preds, gts))
+        return preds
+    preds, run['params'] = evaluate(run['work_dir'], images)
+    run.update({k: v for k, v in segmentation_scores(preds, gts).items() if 'lesion' in k})
+    return preds
 
 
 def segmentation_scores(preds, gts, num_classes=2, ignore_index=255):
@@ -272,9 +311,15 @@ def draw(images, gts, rows, out_path, count=6):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--epochs', type=int, default=50)
-    parser.add_argument('--tune-epochs', type=int, default=25)
+    parser.add_argument(
+        '--tune-epochs', type=int, default=None, help='epochs of a tuning run (default: --epochs)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--tune-seed', type=int, default=100)
+    parser.add_argument(
+        '--tune-seeds',
+        type=int,
+        nargs='+',
+        default=[100, 101],
+        help='at least two seeds, none of them in --seeds')
     parser.add_argument('--iso-unet-lrs', type=float, nargs='+', default=ARMS['iso_unet'][2])
     parser.add_argument('--unet-bn-lrs', type=float, nargs='+', default=ARMS['unet_bn'][2])
     parser.add_argument('--max-extensions', type=int, default=2)
@@ -299,6 +344,11 @@ def parse_args(argv=None):
     if args.epochs < 1 or args.jobs < 1:
         parser.error(f'--epochs and --jobs must be at least 1, got {args.epochs}, {args.jobs}')
     reporting.apply_quick(parser, args, QUICK)
+    if args.tune_epochs is None:
+        args.tune_epochs = args.epochs
+    if len(set(args.tune_seeds)) < 2 or set(args.tune_seeds) & set(args.seeds):
+        parser.error(f'--tune-seeds must be at least two seeds, none of them in --seeds '
+                     f'({args.seeds}), got {args.tune_seeds}')
     if not 1 <= args.tune_epochs <= args.epochs:
         parser.error(f'--tune-epochs must be 1 to --epochs ({args.epochs}), got {args.tune_epochs}')
     args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'seg_demo', root=ROOT))
@@ -376,8 +426,9 @@ def summarise(runs, threshold, args):
 def write_table(rows, paired, choices, threshold, args, seconds):
     lines = [
         f'Generated scans ({args.num_train or DATA["num_train"]} train; lrs and threshold chosen '
-        f'on the {DATA["num_tune"]} tuning scans (seed {args.tune_seed}, {args.tune_epochs} '
-        f'epochs); scored on the {DATA["num_val"]} test scans), {args.epochs} epochs, seeds '
+        f'on the {DATA["num_tune"]} tuning scans (mean over seeds {args.tune_seeds}, '
+        f'{args.tune_epochs} epochs); scored on the {DATA["num_val"]} test scans), {args.epochs} '
+        'epochs, seeds '
         f'{args.seeds}, {args.jobs} run(s) at once. mIoU / mDice: both classes, MMSegmentation\'s '
         'IoUMetric (%); lesion IoU / Dice over all test pixels; mean ± sd over seeds.' +
         (f' BN UNet runs read from {args.unet_bn_from} (not retrained; its s/iter there).'
@@ -409,10 +460,11 @@ def write_table(rows, paired, choices, threshold, args, seconds):
     for k, d in paired.items():
         lines.append(f'- {k}: {d["mean"]:+.3f} [{d["low"]:.3f}, {d["high"]:.3f}] {d["verdict"]} '
                      f'({d["pairs"]} pairs)')
-    lines += ['', 'Tuning runs (mIoU on the tuning split per lr):']
+    lines += ['', 'Tuning (mean tuning-split mIoU per lr, a diverged seed counted 0; per seed):']
     for arm, choice in choices.items():
         lines.append(f'- {arm}: ' + ', '.join(
-            f'{r["lr"]:g}: {"diverged" if r.get("diverged") else format(r["mIoU"], ".2f")}'
+            f'{r["lr"]:g}: {r["mIoU"]:.2f} (' + ' / '.join('diverged' if v is None else f'{v:.2f}'
+                                                           for v in r['per_seed']) + ')'
             for r in choice['runs']))
     return reporting.write_table(args.out_dir, lines, seconds)
 
@@ -434,11 +486,7 @@ def main(argv=None):
     images, gts = split_images(args.data, 'val')
     shown = {}
     for run in runs:
-        if run.get('diverged'):  # no model to run: it marks no lesion anywhere
-            preds, run['params'] = [np.zeros_like(g) for g in gts], None
-        else:
-            preds, run['params'] = evaluate(run['work_dir'], images)
-        run.update({k: v for k, v in segmentation_scores(preds, gts).items() if 'lesion' in k})
+        preds = score_reported(run, images, gts)
         if run['seed'] == args.seeds[0]:
             shown[ARMS[run['arm']][0] + (' (diverged)' if run.get('diverged') else '')] = preds
     tune_images, tune_gts = split_images(args.data, 'tune')

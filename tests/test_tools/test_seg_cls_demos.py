@@ -40,9 +40,13 @@ def test_seg_demo_tunes_on_the_tuning_split_and_reports_seeds_and_threshold(tmp_
     assert saved['paired']['lesion_Dice']['pairs'] == 2
     assert 0 <= saved['threshold']['t'] <= 254 and 0 <= saved['threshold']['lesion_IoU'] <= 1
     from mmengine.config import Config
-    tuned = Config.fromfile(str(out / 'tune' / 'iso_unet' / 'lr0.0125' / 'config.py'))
-    assert tuned.val_dataloader.dataset.data_prefix.img_path == 'img_dir/tune'
-    assert tuned.randomness.seed == 100 and tuned.train_cfg.max_epochs == 1
+    for seed in (100, 101):  # every lr on both tuning seeds
+        tuned = Config.fromfile(
+            str(out / 'tune' / 'iso_unet' / 'lr0.0125' / f'seed{seed}' / 'config.py'))
+        assert tuned.val_dataloader.dataset.data_prefix.img_path == 'img_dir/tune'
+        assert tuned.randomness.seed == seed and tuned.train_cfg.max_epochs == 1
+    setting = saved['choices']['iso_unet']['runs'][0]
+    assert setting['mIoU'] == pytest.approx(sum(setting['per_seed']) / 2)
     reported = Config.fromfile(str(out / 'runs' / 'unet_bn' / 'seed1' / 'config.py'))
     assert reported.val_dataloader.dataset.data_prefix.img_path == 'img_dir/val'
     assert reported.randomness.seed == 1 and reported.train_cfg.max_epochs == 2
@@ -145,11 +149,14 @@ def test_seg_demo_unet_bn_from_reads_a_previous_runs_bn_unet_and_checks_its_prot
     assert 'seeds' in capsys.readouterr().err
     tuned = dict(arm='unet_bn', lr=0.4, mIoU=90.0, loss=[0.1])
     seed = dict(tuned, seed=1, work_dir=str(previous / 'runs' / 'unet_bn' / 'seed1'))
-    save(previous / 'tune' / 'unet_bn' / 'lr0.4' / 'result.json', tuned)
+    save(previous / 'tune' / 'unet_bn' / 'lr0.4' / 'seed100' / 'result.json', tuned)
+    save(previous / 'tune' / 'unet_bn' / 'lr0.4' / 'seed101' / 'result.json',
+         dict(tuned, mIoU=88.0, loss=[0.3]))
     save(previous / 'runs' / 'unet_bn' / 'seed1' / 'result.json', seed)
     files = sorted(previous.rglob('*'))
     args = seg_demo.parse_args(new)
-    assert seg_demo.tune_run('unet_bn', 0.4, args) == tuned
+    assert seg_demo.tune_run('unet_bn', 0.4, args) == dict(
+        arm='unet_bn', lr=0.4, mIoU=89.0, per_seed=[90.0, 88.0], final_loss=0.2, diverged=0)
     assert seg_demo.report_run('unet_bn', 1, 0.4, args) == seed
     with pytest.raises(FileNotFoundError, match='lr0.8'):
         seg_demo.tune_run('unet_bn', 0.8, args)
@@ -187,6 +194,9 @@ def test_seg_demo_keeps_a_diverged_run_scores_it_as_no_lesion_and_resumes(tmp_pa
     none = seg_demo.segmentation_scores([np.zeros_like(g) for g in gts], gts)
     assert none['lesion_IoU'] == 0 and none['mIoU'] == pytest.approx(
         100 * 7 / 8 / 2)  # 7 of 8 pixels
+    preds = seg_demo.score_reported(run, images=None, gts=gts)  # no model is loaded
+    assert all(not p.any() for p in preds) and run['params'] is None
+    assert {k: run[k] for k in none} == none  # mIoU and mDice too (it has no evaluation)
     trained = dict(
         arm='iso_unet',
         seed=1,
@@ -199,7 +209,7 @@ def test_seg_demo_keeps_a_diverged_run_scores_it_as_no_lesion_and_resumes(tmp_pa
         lesion_IoU=0.6,
         lesion_Dice=0.7)
     bn = [dict(trained, arm='unet_bn', seed=s, mIoU=90.0) for s in (0, 1)]
-    runs = [dict(run, params=None, **none), trained] + bn
+    runs = [run, trained] + bn
     threshold = dict(none, t=120)
     rows, paired = seg_demo.summarise(runs, threshold, args)
     iso = rows['iso_unet']
@@ -209,3 +219,35 @@ def test_seg_demo_keeps_a_diverged_run_scores_it_as_no_lesion_and_resumes(tmp_pa
     choices = {arm: dict(lr=0.05, interior=True, runs=[]) for arm in ('iso_unet', 'unet_bn')}
     table = seg_demo.write_table(rows, paired, choices, threshold, args, 1.0)
     assert '(1 of 2 seeds diverged)' in table and 'marks no lesion' in table
+
+
+def test_seg_demo_chooses_on_two_tuning_seeds_a_diverged_seed_counting_zero(tmp_path, monkeypatch):
+    """Every lr trains the whole schedule on each --tune-seeds seed (two at least, none reported);
+    its score is the mean tuning-split mIoU with a diverged seed at 0, so an lr that diverges on one
+    seed loses to one that trains on both even where its other seed scored higher."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import seg_demo
+
+    from isonet_det.experiments import launch
+    for bad in (['--tune-seeds', '100'], ['--tune-seeds', '0', '100']):
+        with pytest.raises(SystemExit):
+            seg_demo.parse_args(['--out-dir', str(tmp_path / 'refused')] + bad)
+    args = seg_demo.parse_args(['--epochs', '6', '--out-dir', str(tmp_path / 'run')])
+    assert args.tune_seeds == [100, 101] and args.tune_epochs == 6  # the whole schedule
+    scores = {(0.025, 100): 80.0, (0.025, 101): 82.0, (0.05, 100): 90.0, (0.05, 101): None}
+    trained = []
+
+    def fake_train(arm, lr, seed, epochs, work_dir, args, split):
+        trained.append((lr, seed, epochs, split))
+        os.makedirs(work_dir)
+        if scores[lr, seed] is None:
+            raise launch.Diverged('FloatingPointError: iteration 9: nan')
+        return dict(arm=arm, lr=lr, seed=seed, mIoU=scores[lr, seed], loss=[1.0, 0.5])
+
+    monkeypatch.setattr(seg_demo, 'train', fake_train)
+    safe, risky = (seg_demo.tune_run('iso_unet', lr, args) for lr in (0.025, 0.05))
+    assert sorted(trained) == sorted((lr, s, 6, 'tune') for lr, s in scores)
+    assert safe['mIoU'] == 81.0 and safe['final_loss'] == 0.5 and safe['diverged'] == 0
+    assert risky['mIoU'] == 45.0 and risky['per_seed'] == [90.0, None] and risky['diverged'] == 1
+    assert seg_demo.tuning.best_lr({0.025: safe, 0.05: risky}, seg_demo.score) == 0.025
+    assert seg_demo.tune_run('iso_unet', 0.05, args) == risky and len(trained) == 4  # kept
