@@ -19,9 +19,10 @@ what belongs to it (isonet_det.experiments.detector_arms):
                    Kaiming init and the branch scale at 0, no regulariser
   nf_resnet        timm's NF-ResNet-26 (Brock et al. 2021) through MMPretrain's TIMMBackbone,
                    stage outputs 32-256 (bottleneck ratio 1.25, stem 32: 2.88 M parameters)
-The default arms (risonet, isonet, resnet_gn) take about 100 minutes on 2 cores at 3 epochs (an
-estimate from the default run's times, docs/experiments/compare_detectors.md); resnet_gn is always
-run (every difference is taken against it).
+The default arms (risonet, resnet_gn) take about 60-70 minutes on 2 cores at 3 epochs, and
+--arms risonet isonet resnet_gn about 100 (estimates from the three-arm run's times,
+docs/experiments/compare_detectors.md); resnet_gn is always run (every difference is taken
+against it).
 
 Data: data/compare_shapes_<variant>, written if absent: 400 training images, a tuning split of 100
 and a test split ('val') of 200 other images, all from the same generator (--variant simple: the
@@ -70,7 +71,7 @@ from isonet_det.experiments.detector_arms import ARMS, ISOMETRIC, arm_config  # 
 
 CONFIG_LOCK = threading.Lock()
 PAIRED_REFERENCE = 'resnet_gn'
-DEFAULT_ARMS = ['risonet', 'isonet', 'resnet_gn']
+DEFAULT_ARMS = ['risonet', 'resnet_gn']  # under 90 min on 2 cores; isonet adds ~35
 LABELS = {
     'risonet': 'R-ISONet-18 + regulariser 1e-4 (the demo)',
     'risonet_noreg': 'R-ISONet-18, no regulariser',

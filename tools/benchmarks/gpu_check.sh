@@ -51,13 +51,36 @@ REPEATS=${REPEATS:-10}
 IMAGE=${IMAGE:-800x1344}
 mkdir -p "$OUT_DIR"
 SITE=$(mktemp -d)
+# what the machine has, for the record (and to know which wheels the next run needs to carry)
+python3 -m pip list --format=freeze > "$OUT_DIR/pip_list.txt" 2>/dev/null || true
 CUDA_MMCV=$(ls "$WHEELS"/cuda/mmcv-*.whl 2>/dev/null | head -1)
-if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-  # mmcv with CUDA ops, where built, in place of mmcv_lite (both install the package mmcv)
+# the wheels of every folder that travelled ($WHEELS, cuda/, detector/, plots/), less those the
+# machine already has (its own numpy / scipy / matplotlib are kept: they match its other packages)
+# but for the OpenMMLab packages, whose tested versions are always installed; mmcv with CUDA ops,
+# where built, in place of mmcv_lite (both install the package mmcv)
+NEEDED=$(python3 - "$WHEELS" "$CUDA_MMCV" <<'PY'
+import glob, importlib.metadata as md, os, re, sys
+wheels, cuda_mmcv = sys.argv[1], sys.argv[2]
+found = [w for d in ('', 'cuda', 'detector', 'plots')
+         for w in sorted(glob.glob(os.path.join(wheels, d, '*.whl')))]
+for wheel in found:
+    dist = re.split(r'-\d', os.path.basename(wheel), maxsplit=1)[0]
+    if cuda_mmcv and dist == 'mmcv_lite':
+        continue
+    if dist in ('mmcv', 'mmcv_lite', 'mmengine', 'mmdet'):  # the versions the project tests
+        print(wheel)
+        continue
+    try:
+        md.version(dist)
+        print(f'[gpu] the machine has {dist}: {os.path.basename(wheel)} not installed',
+              file=sys.stderr)
+    except md.PackageNotFoundError:
+        print(wheel)
+PY
+)
+if [ -n "$NEEDED" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
-    $(ls "$WHEELS"/*.whl | grep -v ${CUDA_MMCV:+-e /mmcv_lite-} -e '^$') $CUDA_MMCV \
-    $(ls "$WHEELS"/plots/*.whl 2>/dev/null) \
-    || { echo "[gpu] ERROR: installing the wheels of $WHEELS failed" >&2; exit 1; }
+    $NEEDED || { echo "[gpu] ERROR: installing the wheels of $WHEELS failed" >&2; exit 1; }
 fi
 export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 python3 -c 'import torch, mmengine, mmcv, isonet_det; assert torch.cuda.is_available()' \
