@@ -9,29 +9,15 @@
 # Steps (default: checks bench compile): checks (tools/benchmarks/gpu_checks.py), bench and
 # compile (the benchmark's GPU sections), ablation and trainability (the experiments of
 # docs/experiments/isonet_ablation.md and depth_trainability.md at their reported settings, on the
-# GPU: they need numpy and matplotlib among the wheels, see below).
+# GPU: they need matplotlib among the wheels, see below).
 #
-# Prepare the wheels on any machine with pip and the package index (Python 3.12 here; for
-# another Python, change --python-version), into .gpu_wheels/ (git-ignored):
-#
-#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#       --platform manylinux2014_x86_64 -d .gpu_wheels \
-#       mmengine==0.10.7 addict termcolor yapf platformdirs pycocotools
-#   # mmcv without its compiled ops (a pure-Python wheel, built in seconds):
-#   pip download --no-deps --no-binary :all: mmcv==2.1.0 -d /tmp/mmcv && cd /tmp/mmcv \
-#       && tar xzf mmcv-2.1.0.tar.gz && cd mmcv-2.1.0 && pip install 'setuptools<70' wheel \
-#       && MMCV_WITH_OPS=0 pip wheel --no-deps --no-build-isolation . -w "$OLDPWD/.gpu_wheels"
-#
-# With mmcv's CUDA ops (tools/misc/build_mmcv_cuda.sh writes its wheel to .gpu_wheels/cuda/, used
-# instead of the mmcv_lite wheel) and mmdet (+ shapely, terminaltables, scipy) among the wheels,
-# the benchmark's detector section runs too. For
-# the experiment steps, numpy and matplotlib (and their dependencies) go into .gpu_wheels/plots/
-# (git-ignored too) the same way:
-#
-#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#       --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .gpu_wheels/plots \
-#       numpy matplotlib contourpy cycler fonttools kiwisolver packaging pillow pyparsing \
-#       python-dateutil six
+# The wheels: `bash tools/misc/prepare_gpu_wheels.sh` (on a machine with the package index) fills
+# .gpu_wheels/ (git-ignored): plugin/ (mmengine, mmcv without ops, ...), plots/ (matplotlib: the
+# experiment steps), detector/ (mmdet and its imports), extra/ (numpy, pillow, fonttools, for a
+# machine without them); tools/misc/build_mmcv_cuda.sh adds cuda/ (mmcv with its CUDA ops, used
+# instead of plugin/'s mmcv_lite). A run carries only the folders it needs (64 MiB with the tree):
+# plugin/ for checks, bench, compile; + plots/ for ablation, trainability; + plots/, detector/
+# and cuda/ for the benchmark's Mask R-CNN row (its section is skipped without them).
 # Environment: ISONET_GPU_WHEELS (default .gpu_wheels), REPEATS (default 10), IMAGE (800x1344).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,30 +40,9 @@ SITE=$(mktemp -d)
 # what the machine has, for the record (and to know which wheels the next run needs to carry)
 python3 -m pip list --format=freeze > "$OUT_DIR/pip_list.txt" 2>/dev/null || true
 CUDA_MMCV=$(ls "$WHEELS"/cuda/mmcv-*.whl 2>/dev/null | head -1)
-# the wheels of every folder that travelled ($WHEELS, cuda/, detector/, plots/), less those the
-# machine already has (its own numpy / scipy / matplotlib are kept: they match its other packages)
-# but for the OpenMMLab packages, whose tested versions are always installed; mmcv with CUDA ops,
-# where built, in place of mmcv_lite (both install the package mmcv)
-NEEDED=$(python3 - "$WHEELS" "$CUDA_MMCV" <<'PY'
-import glob, importlib.metadata as md, os, re, sys
-wheels, cuda_mmcv = sys.argv[1], sys.argv[2]
-found = [w for d in ('', 'cuda', 'detector', 'plots')
-         for w in sorted(glob.glob(os.path.join(wheels, d, '*.whl')))]
-for wheel in found:
-    dist = re.split(r'-\d', os.path.basename(wheel), maxsplit=1)[0]
-    if cuda_mmcv and dist == 'mmcv_lite':
-        continue
-    if dist in ('mmcv', 'mmcv_lite', 'mmengine', 'mmdet'):  # the versions the project tests
-        print(wheel)
-        continue
-    try:
-        md.version(dist)
-        print(f'[gpu] the machine has {dist}: {os.path.basename(wheel)} not installed',
-              file=sys.stderr)
-    except md.PackageNotFoundError:
-        print(wheel)
-PY
-)
+# the wheels of the folders that travelled that the machine lacks (select_gpu_wheels.py)
+NEEDED=$(python3 tools/benchmarks/select_gpu_wheels.py "$WHEELS" "$CUDA_MMCV") \
+  || { echo "[gpu] ERROR: could not list the wheels of $WHEELS" >&2; exit 1; }
 if [ -n "$NEEDED" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" \
     $NEEDED || { echo "[gpu] ERROR: installing the wheels of $WHEELS failed" >&2; exit 1; }
