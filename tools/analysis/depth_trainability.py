@@ -65,8 +65,10 @@ standardised frozen readout at chance, which the map shows cell by cell.
 
 --device cuda: every model, batch and Jacobian on the GPU (inits and batches are drawn on the
 CPU, so both devices see the same ones; TF32 off). Needs torch, numpy and matplotlib (no scipy,
-no mmdet). These nets are kernel-launch-bound on a GPU: the default run is about 3 minutes on one
-H200 (docs/experiments/depth_trainability.md).
+no mmdet). These nets are kernel-launch-bound on a GPU: a cell (its whole lr sweep) took 27-77 s
+on one H200 at depths 10-30, so the default run needs at least about half an hour of it
+(docs/experiments/depth_trainability.md); --arms / --depths / --deep-depth / --map-depths subsets
+fit shorter device sessions.
 
 Writes into a new folder (never overwrites): results.json (every setting, curve and sweep),
 table.md, curves.png, phase_map.png, jacobian_spectra.png.
