@@ -49,7 +49,7 @@ def test_iso_unet_and_its_baseline_differ_only_in_the_backbone_and_lr():
     assert iso.train_dataloader == bn.train_dataloader and iso.param_scheduler == bn.param_scheduler
     assert iso.optim_wrapper.optimizer == dict(
         type='SGD', lr=0.025, momentum=0.9, weight_decay=1e-4)
-    assert bn.optim_wrapper.optimizer == dict(iso.optim_wrapper.optimizer, lr=0.4)  # its own
+    assert bn.optim_wrapper.optimizer == dict(iso.optim_wrapper.optimizer, lr=0.8)  # its own
     # the report's recipe: gamma 1e-4, SReLU thresholds fixed at -1
     assert iso.custom_hooks == [dict(type='IsometryRegularizerHook', coeff=1e-4, module='backbone')]
     assert iso.optim_wrapper.paramwise_cfg.custom_keys['srelu'] == dict(lr_mult=0.0, decay_mult=0.0)
