@@ -314,12 +314,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--tune-epochs', type=int, default=None, help='epochs of a tuning run (default: --epochs)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument(
-        '--tune-seeds',
-        type=int,
-        nargs='+',
-        default=[100, 101],
-        help='at least two seeds, none of them in --seeds')
+    tuning.add_tune_seeds_argument(parser)
     parser.add_argument('--iso-unet-lrs', type=float, nargs='+', default=ARMS['iso_unet'][2])
     parser.add_argument('--unet-bn-lrs', type=float, nargs='+', default=ARMS['unet_bn'][2])
     parser.add_argument('--max-extensions', type=int, default=2)
@@ -346,9 +341,7 @@ def parse_args(argv=None):
     reporting.apply_quick(parser, args, QUICK)
     if args.tune_epochs is None:
         args.tune_epochs = args.epochs
-    if len(set(args.tune_seeds)) < 2 or set(args.tune_seeds) & set(args.seeds):
-        parser.error(f'--tune-seeds must be at least two seeds, none of them in --seeds '
-                     f'({args.seeds}), got {args.tune_seeds}')
+    tuning.check_tune_seeds(parser, args)
     if not 1 <= args.tune_epochs <= args.epochs:
         parser.error(f'--tune-epochs must be 1 to --epochs ({args.epochs}), got {args.tune_epochs}')
     args.out_dir = osp.abspath(reporting.new_run_dir(args.out_dir, 'seg_demo', root=ROOT))

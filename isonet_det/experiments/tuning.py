@@ -1,9 +1,36 @@
 """Choosing a learning rate on held-out data, and the paired comparison the experiment tools report
 (``tools/analysis/compare_detectors.py``, ``tools/seg_demo.py``)."""
+import argparse
 import math
 from typing import Callable, Dict, Hashable, List, Sequence, Tuple, Union
 
 from .launch import run_all
+
+
+def add_tune_seeds_argument(parser: argparse.ArgumentParser) -> None:
+    """``--tune-seeds`` (default 100 101): the seeds every tuning setting trains on; checked by
+    :func:`check_tune_seeds` once ``--seeds`` is parsed."""
+    parser.add_argument(
+        '--tune-seeds',
+        type=int,
+        nargs='+',
+        default=[100, 101],
+        help='the seeds every tuning setting trains on (at least 2; none of --seeds)')
+
+
+def check_tune_seeds(parser: argparse.ArgumentParser,
+                     args: argparse.Namespace,
+                     choosing: bool = True) -> None:
+    """Refuse (``parser.error``) ``args.tune_seeds`` that share a seed with ``args.seeds`` (a
+    reported seed takes no part in a choice) or, where the run makes a choice (``choosing``),
+    fewer than two distinct seeds."""
+    if choosing and len(set(args.tune_seeds)) < 2:
+        parser.error(f'--tune-seeds: every choice is made on at least 2 seeds, got '
+                     f'{args.tune_seeds}')
+    shared = sorted(set(args.tune_seeds) & set(args.seeds))
+    if shared:
+        parser.error(f'--tune-seeds {args.tune_seeds} and --seeds {args.seeds} share {shared}: a '
+                     'reported seed takes no part in a choice')
 
 
 def best_lr(results: Dict[float, dict], score: Callable[[dict], tuple]) -> float:

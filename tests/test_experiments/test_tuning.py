@@ -1,6 +1,8 @@
 """isonet_det.experiments.tuning: the lr grid grows until the choice is interior, and the paired
-comparison's interval and words."""
+comparison's interval and words, the tuning seeds' checks."""
+import argparse
 import math
+from unittest import mock
 
 import pytest
 
@@ -90,3 +92,25 @@ def test_order_held_compares_the_last_two_evaluations_and_the_two_before_the_dec
     # a curve that stopped early (a diverged run) or too few epochs: no verdict
     assert tuning.order_held({'a': [0.1, 0.2], 'b': [0.3]}, 2)['last']['held'] is None
     assert tuning.order_held(curves, 2)['before_decay'] == dict(held=None, epochs=[], orders=[])
+
+
+def test_tune_seeds_two_at_least_and_never_a_reported_seed():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    tuning.add_tune_seeds_argument(parser)
+    args = parser.parse_args([])
+    tuning.check_tune_seeds(parser, args)  # the default passes
+    assert args.tune_seeds == [100, 101]
+    refused = [
+        (['--tune-seeds', '100', '100'], True, 'at least 2 seeds'),
+        (['--tune-seeds', '1', '100'], True, 'share [1]'),
+        (['--tune-seeds', '1'], False, 'share [1]'),
+    ]
+    for argv, choosing, said in refused:
+        args = parser.parse_args(argv)
+        with pytest.raises(SystemExit), mock.patch.object(
+                parser, 'error', side_effect=SystemExit) as error:
+            tuning.check_tune_seeds(parser, args, choosing=choosing)
+        assert said in error.call_args[0][0]
+    # a run that makes no choice (settings read from a finished run) may name one seed
+    tuning.check_tune_seeds(parser, parser.parse_args(['--tune-seeds', '100']), choosing=False)

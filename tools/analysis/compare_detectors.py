@@ -418,12 +418,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--arms', nargs='+', default=DEFAULT_ARMS, choices=list(ARMS))
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
-    parser.add_argument(
-        '--tune-seeds',
-        type=int,
-        nargs='+',
-        default=[100, 101],
-        help='the seeds every tuning setting trains on (at least 2; none of --seeds)')
+    tuning.add_tune_seeds_argument(parser)
     parser.add_argument('--epochs', type=int, default=3)
     parser.add_argument('--lrs', type=float, nargs='+', default=[0.01, 0.02, 0.04])
     parser.add_argument(
@@ -467,13 +462,7 @@ def parse_args(argv=None):
     if args.jobs < 1:
         parser.error(f'--jobs must be at least 1, got {args.jobs}')
     reporting.apply_quick(parser, args, QUICK)
-    if len(set(args.tune_seeds)) < 2 and not args.tuned_from:
-        parser.error(f'--tune-seeds: every choice is made on at least 2 seeds, got '
-                     f'{args.tune_seeds}')
-    if set(args.tune_seeds) & set(args.seeds):
-        parser.error(f'--tune-seeds {args.tune_seeds} and --seeds {args.seeds} share '
-                     f'{sorted(set(args.tune_seeds) & set(args.seeds))}: a reported seed takes no '
-                     'part in a choice')
+    tuning.check_tune_seeds(parser, args, choosing=not args.tuned_from)
     if PAIRED_REFERENCE not in args.arms:
         args.arms.append(PAIRED_REFERENCE)  # every row's difference is taken against it
     if args.data is None:
