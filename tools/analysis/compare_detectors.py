@@ -71,7 +71,7 @@ from isonet_det.experiments.detector_arms import ARMS, ISOMETRIC, arm_config  # 
 
 CONFIG_LOCK = threading.Lock()
 PAIRED_REFERENCE = 'resnet_gn'
-DEFAULT_ARMS = ['risonet', 'resnet_gn']  # under 90 min on 2 cores; isonet adds ~35
+DEFAULT_ARMS = ['risonet', 'resnet_gn']  # about 60-70 min on 2 cores (estimated); isonet: ~100
 LABELS = {
     'risonet': 'R-ISONet-18 + regulariser 1e-4 (the demo)',
     'risonet_noreg': 'R-ISONet-18, no regulariser',
