@@ -34,7 +34,6 @@ resident memory), predictions.png (scans, ground truth, the
 threshold and both models on the first seed), results.json, and each run's work folder.
 """
 import argparse
-import math
 import os
 import os.path as osp
 import sys
@@ -159,13 +158,12 @@ def tune_run(arm, lr, args):
     counts 0) and the mean final training loss (infinite if a seed diverged)."""
     runs = [tune_seed_run(arm, lr, seed, args) for seed in args.tune_seeds]
     per_seed = [None if r.get('diverged') else r['mIoU'] for r in runs]
-    losses = [r['loss'][-1] if r['loss'] and not r.get('diverged') else math.inf for r in runs]
     return dict(
         arm=arm,
         lr=lr,
         mIoU=sum(v or 0.0 for v in per_seed) / len(per_seed),
         per_seed=per_seed,
-        final_loss=sum(losses) / len(losses),
+        final_loss=tuning.mean_final_loss(runs),
         diverged=sum(bool(r.get('diverged')) for r in runs))
 
 

@@ -33,6 +33,14 @@ def check_tune_seeds(parser: argparse.ArgumentParser,
                      'reported seed takes no part in a choice')
 
 
+def mean_final_loss(runs: Sequence[dict]) -> float:
+    """The mean over ``runs`` (one setting's runs on its tuning seeds) of each run's last logged
+    training loss (``run['loss'][-1]``); infinite where a run diverged or logged none, so that
+    :func:`score` ranks such a setting's tie-break last."""
+    losses = [r['loss'][-1] if r['loss'] and not r.get('diverged') else math.inf for r in runs]
+    return sum(losses) / len(losses) if all(map(math.isfinite, losses)) else math.inf
+
+
 def best_lr(results: Dict[float, dict], score: Callable[[dict], tuple]) -> float:
     """The lr of the best run among ``results`` (``{lr: run}``), by ``score`` (higher is better;
     the first in grid order on a tie)."""

@@ -114,3 +114,13 @@ def test_tune_seeds_two_at_least_and_never_a_reported_seed():
         assert said in error.call_args[0][0]
     # a run that makes no choice (settings read from a finished run) may name one seed
     tuning.check_tune_seeds(parser, parser.parse_args(['--tune-seeds', '100']), choosing=False)
+
+
+def test_mean_final_loss_is_infinite_for_a_setting_with_a_diverged_or_silent_run():
+    trained = [dict(loss=[2.0, 0.5]), dict(loss=[1.0, 0.25])]
+    assert tuning.mean_final_loss(trained) == 0.375  # the last logged losses, averaged
+    for bad in (dict(loss=[1.0, 0.1], diverged=True), dict(loss=[])):
+        assert tuning.mean_final_loss(trained + [bad]) == math.inf
+    # so the tie-break ranks it last at an equal score
+    assert tuning.score(0.5, tuning.mean_final_loss(trained)) > tuning.score(
+        0.5, tuning.mean_final_loss(trained + [dict(loss=[])]))

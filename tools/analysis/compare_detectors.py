@@ -181,7 +181,6 @@ def tune_setting(arm, mult, lr, args):
     def mean(values):
         return sum(values) / len(values)
 
-    losses = [r['loss'][-1] if r['loss'] and not r['diverged'] else math.inf for r in runs]
     return dict(
         arm=arm,
         mult=mult,
@@ -189,7 +188,7 @@ def tune_setting(arm, mult, lr, args):
         bbox_mAP=mean([final_tune_score(r) for r in runs]),
         segm_mAP=mean([final_tune_score(r, 'tune_segm_mAP') for r in runs]),
         per_seed=[final_tune_score(r) for r in runs],
-        final_loss=mean(losses) if all(map(math.isfinite, losses)) else math.inf,
+        final_loss=tuning.mean_final_loss(runs),
         diverged=sum(r['diverged'] for r in runs),
         tune_curve=mean_curve(runs))
 
