@@ -153,10 +153,9 @@ def tune_seed_run(arm, lr, seed, args):
     return reporting.cached_result(work_dir, make)
 
 
-def tune_run(arm, lr, args):
-    """``arm`` at ``lr`` on every --tune-seeds seed: the mean tuning-split mIoU (a diverged seed
-    counts 0) and the mean final training loss (infinite if a seed diverged)."""
-    runs = [tune_seed_run(arm, lr, seed, args) for seed in args.tune_seeds]
+def tune_setting(arm, lr, runs):
+    """``arm`` at ``lr`` from its ``runs`` on the --tune-seeds seeds: the mean tuning-split mIoU (a
+    diverged seed counts 0) and the mean final training loss (infinite if a seed diverged)."""
     per_seed = [None if r.get('diverged') else r['mIoU'] for r in runs]
     return dict(
         arm=arm,
@@ -373,10 +372,12 @@ def tune(args):
     grids = tuning.tune_lr_grids(
         list(ARMS),
         dict(iso_unet=args.iso_unet_lrs, unet_bn=args.unet_bn_lrs),
-        lambda arm, lr: tune_run(arm, lr, args),
+        partial(tune_seed_run, args=args),
         score,
         jobs=args.jobs,
-        max_extensions=args.max_extensions)
+        max_extensions=args.max_extensions,
+        seeds=args.tune_seeds,
+        combine=tune_setting)
     choices = {}
     for arm, grid in grids.items():
         lr = tuning.best_lr(grid, score)

@@ -2,7 +2,8 @@
 (``tools/analysis/compare_detectors.py``, ``tools/seg_demo.py``)."""
 import argparse
 import math
-from typing import Callable, Dict, Hashable, List, Sequence, Tuple, Union
+from functools import partial
+from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
 from .launch import run_all
 
@@ -55,27 +56,41 @@ def score(value: float, final_loss: float) -> Tuple[float, float]:
             -final_loss if math.isfinite(final_loss) else -math.inf)
 
 
-def tune_lr_grids(keys: Sequence[Hashable],
-                  lrs: Union[Sequence[float], Dict[Hashable, Sequence[float]]],
-                  train: Callable[[Hashable, float], dict],
-                  score: Callable[[dict], tuple],
-                  jobs: int = 1,
-                  max_extensions: int = 2,
-                  factor: float = 2.0) -> Dict[Hashable, Dict[float, dict]]:
-    """For every key (an arm, or an (arm, multiplier) pair), ``train(key, lr)`` on each of ``lrs``
-    (or of ``lrs[key]``);
+def tune_lr_grids(
+    keys: Sequence[Hashable],
+    lrs: Union[Sequence[float], Dict[Hashable, Sequence[float]]],
+    train: Callable[..., dict],
+    score: Callable[[dict], tuple],
+    jobs: int = 1,
+    max_extensions: int = 2,
+    factor: float = 2.0,
+    seeds: Optional[Sequence[int]] = None,
+    combine: Optional[Callable[[Hashable, float, List[dict]], dict]] = None
+) -> Dict[Hashable, Dict[float, dict]]:
+    """For every key (an arm, or an (arm, multiplier) pair), a setting at each of ``lrs`` (or of
+    ``lrs[key]``): ``train(key, lr)``, or with ``seeds`` ``combine(key, lr, runs)`` of the runs
+    ``train(key, lr, seed)`` for each seed (in ``seeds``' order);
     while a key's best lr is its grid's largest (smallest), ``lr * factor`` (``lr / factor``) is
     added, at most ``max_extensions`` times per key. Each round trains what the grids still need,
-    ``jobs`` at a time. Returns ``{key: {lr: run}}``; a grid of one lr is not extended."""
+    ``jobs`` at a time, every (setting, seed) run a job of its own: a round of one setting still
+    fills ``jobs`` workers with its seeds. Returns ``{key: {lr: setting}}``; a grid of one lr is
+    not extended."""
+    if (seeds is None) != (combine is None):
+        raise ValueError('tune_lr_grids: seeds and combine go together (a setting over seeds)')
     grids = {key: dict.fromkeys(lrs[key] if isinstance(lrs, dict) else lrs) for key in keys}
     extensions = dict.fromkeys(keys, 0)
     while True:
         todo = [(key, lr) for key, grid in grids.items() for lr, run in grid.items() if run is None]
         if not todo:
             return grids
-        runs = run_all([lambda key=key, lr=lr: train(key, lr) for key, lr in todo], jobs)
-        for (key, lr), run in zip(todo, runs):
-            grids[key][lr] = run
+        if seeds is None:
+            tasks = [partial(train, key, lr) for key, lr in todo]
+        else:
+            tasks = [partial(train, key, lr, seed) for key, lr in todo for seed in seeds]
+        runs = run_all(tasks, jobs)
+        for i, (key, lr) in enumerate(todo):
+            grids[key][lr] = runs[i] if seeds is None else combine(
+                key, lr, runs[i * len(seeds):(i + 1) * len(seeds)])
         for key, grid in grids.items():
             ordered = sorted(grid)
             best = best_lr(grid, score)

@@ -2,6 +2,7 @@
 comparison's interval and words, the tuning seeds' checks."""
 import argparse
 import math
+import threading
 from unittest import mock
 
 import pytest
@@ -47,6 +48,39 @@ def test_extensions_stop_at_the_limit_and_one_lr_is_not_extended():
     assert not tuning.is_interior(grids['a'], 0.08)  # reported as at the edge
     single = tuning.tune_lr_grids(['a'], [0.01], peaked({'a': 1.0})[0], score)
     assert list(single['a']) == [0.01] and tuning.is_interior(single['a'], 0.01)
+
+
+def test_a_setting_over_seeds_runs_each_seed_as_a_job_of_its_own():
+    """With ``seeds``, every (setting, seed) trains once, ``combine`` gets a setting's runs in
+    seed order, and a round of one setting (a lone grid extension) runs its seeds at once."""
+    best = {'a': 0.08}
+    trained = []
+    both_seeds = threading.Barrier(2, timeout=30)  # broken unless the two seeds run together
+
+    def train(key, lr, seed):
+        trained.append((key, lr, seed))
+        if lr == 0.08:  # the extension: the round's only setting
+            both_seeds.wait()
+        return dict(seed=seed, score=-abs(math.log2(lr / best[key])) - seed / 1000)
+
+    def combine(key, lr, runs):
+        assert [r['seed'] for r in runs] == [100, 101]
+        return dict(score=sum(r['score'] for r in runs) / len(runs), lr=lr)
+
+    grids = tuning.tune_lr_grids(['a'], [0.01, 0.02, 0.04],
+                                 train,
+                                 score,
+                                 jobs=2,
+                                 max_extensions=2,
+                                 seeds=[100, 101],
+                                 combine=combine)
+    assert sorted(grids['a']) == [0.01, 0.02, 0.04, 0.08, 0.16]
+    assert tuning.best_lr(grids['a'], score) == 0.08 and not both_seeds.broken
+    assert sorted(trained) == sorted(
+        ('a', lr, seed) for lr in (0.01, 0.02, 0.04, 0.08, 0.16) for seed in (100, 101))
+    assert grids['a'][0.08] == dict(score=pytest.approx(-0.1005), lr=0.08)
+    with pytest.raises(ValueError, match='seeds and combine'):
+        tuning.tune_lr_grids(['a'], [0.01], train, score, seeds=[100, 101])
 
 
 def test_ties_go_to_the_smaller_lr():

@@ -155,11 +155,12 @@ def test_seg_demo_unet_bn_from_reads_a_previous_runs_bn_unet_and_checks_its_prot
     save(previous / 'runs' / 'unet_bn' / 'seed1' / 'result.json', seed)
     files = sorted(previous.rglob('*'))
     args = seg_demo.parse_args(new)
-    assert seg_demo.tune_run('unet_bn', 0.4, args) == dict(
+    runs = [seg_demo.tune_seed_run('unet_bn', 0.4, seed, args) for seed in args.tune_seeds]
+    assert seg_demo.tune_setting('unet_bn', 0.4, runs) == dict(
         arm='unet_bn', lr=0.4, mIoU=89.0, per_seed=[90.0, 88.0], final_loss=0.2, diverged=0)
     assert seg_demo.report_run('unet_bn', 1, 0.4, args) == seed
     with pytest.raises(FileNotFoundError, match='lr0.8'):
-        seg_demo.tune_run('unet_bn', 0.8, args)
+        seg_demo.tune_seed_run('unet_bn', 0.8, 100, args)
     assert sorted(previous.rglob('*')) == files  # nothing written there
     assert seg_demo.run_root('iso_unet', args) == args.out_dir != str(previous)
 
@@ -245,9 +246,14 @@ def test_seg_demo_chooses_on_two_tuning_seeds_a_diverged_seed_counting_zero(tmp_
         return dict(arm=arm, lr=lr, seed=seed, mIoU=scores[lr, seed], loss=[1.0, 0.5])
 
     monkeypatch.setattr(seg_demo, 'train', fake_train)
-    safe, risky = (seg_demo.tune_run('iso_unet', lr, args) for lr in (0.025, 0.05))
+
+    def setting(lr):
+        runs = [seg_demo.tune_seed_run('iso_unet', lr, seed, args) for seed in args.tune_seeds]
+        return seg_demo.tune_setting('iso_unet', lr, runs)
+
+    safe, risky = (setting(lr) for lr in (0.025, 0.05))
     assert sorted(trained) == sorted((lr, s, 6, 'tune') for lr, s in scores)
     assert safe['mIoU'] == 81.0 and safe['final_loss'] == 0.5 and safe['diverged'] == 0
     assert risky['mIoU'] == 45.0 and risky['per_seed'] == [90.0, None] and risky['diverged'] == 1
     assert seg_demo.tuning.best_lr({0.025: safe, 0.05: risky}, seg_demo.score) == 0.025
-    assert seg_demo.tune_run('iso_unet', 0.05, args) == risky and len(trained) == 4  # kept
+    assert setting(0.05) == risky and len(trained) == 4  # kept

@@ -167,16 +167,19 @@ def backbone_orthogonality_error(arm, checkpoint):
     return sum(errors) / len(errors)
 
 
-def tune_setting(arm, mult, lr, args):
-    """One tuning setting: ``arm`` at (``lr``, x``mult``) trained on every --tune-seeds seed (each
-    run kept in its ``result.json``); its score is the mean final tuning-split box mAP."""
-    runs = []
-    for seed in args.tune_seeds:
-        work_dir = osp.join(args.out_dir, 'tune', arm, f'x{mult:g}', f'lr{lr:g}', f'seed{seed}')
-        runs.append(
-            reporting.cached_result(work_dir,
-                                    partial(train, arm, lr, mult, seed, work_dir, args,
-                                            test=False)))
+def tune_seed_run(key, lr, seed, args):
+    """One tuning run: the arm of ``key`` (``(arm, multiplier)``) at ``lr`` on tuning seed
+    ``seed``, over the whole schedule; kept in its ``result.json``."""
+    arm, mult = key
+    work_dir = osp.join(args.out_dir, 'tune', arm, f'x{mult:g}', f'lr{lr:g}', f'seed{seed}')
+    return reporting.cached_result(work_dir,
+                                   partial(train, arm, lr, mult, seed, work_dir, args, test=False))
+
+
+def tune_setting(key, lr, runs):
+    """One tuning setting, ``key`` = ``(arm, multiplier)`` at ``lr``, from its ``runs`` on the
+    --tune-seeds seeds: its score is the mean final tuning-split box mAP."""
+    arm, mult = key
 
     def mean(values):
         return sum(values) / len(values)
@@ -215,10 +218,12 @@ def tune(arms, args):
     grids = tuning.tune_lr_grids(
         keys,
         args.lrs,
-        lambda key, lr: tune_setting(*key, lr, args),
+        partial(tune_seed_run, args=args),
         score,
         jobs=args.jobs,
-        max_extensions=args.max_extensions)
+        max_extensions=args.max_extensions,
+        seeds=args.tune_seeds,
+        combine=tune_setting)
     choices = {}
     for arm in arms:
         per_mult = {m: tuning.best_lr(grids[arm, m], score) for m in args.mults}
