@@ -320,6 +320,9 @@ def test_comparison_tunes_reports_on_the_test_split_and_resumes(tmp_path):
     assert taken.returncode == 0, taken.stdout[-3000:] + taken.stderr[-3000:]
     chosen = json.loads((reuse / 'tune' / 'resnet_gn.json').read_text())
     assert chosen['lr'] == saved['choices']['resnet_gn']['lr'] and chosen['tuned_in'] == str(out)
+    assert chosen['epochs'] == 2  # the budget it was chosen at, said in the table (1 epoch here)
+    assert f'resnet_gn: taken from {out}, chosen there at 2 epochs' in (reuse /
+                                                                        'table.md').read_text()
     assert not (reuse / 'tune' / 'resnet_gn').exists()
     missing = run('--quick', '--arms', 'skipinit', '--data', str(data), '--tuned-from', str(out),
                   '--out-dir', str(tmp_path / 'missing'))

@@ -236,6 +236,7 @@ def tune(arms, args):
             lr_per_mult={str(m): lr
                          for m, lr in per_mult.items()},
             tune_seeds=list(args.tune_seeds),
+            epochs=args.epochs,
             runs=[grids[arm, m][lr] for m in args.mults for lr in sorted(grids[arm, m])])
         reporting.write_json(osp.join(args.out_dir, 'tune', f'{arm}.json'), choice)
         choices[arm] = choice
@@ -370,6 +371,9 @@ def write_table(rows, held, choices, args, seconds):
         f'{args.tune_seeds} and per seed; the choice in bold):', ''
     ]
     for arm, choice in choices.items():
+        if 'tuned_in' in choice:  # --tuned-from: another run's choice, maybe at another budget
+            lines.append(f'- {arm}: taken from {choice["tuned_in"]}, chosen there at '
+                         f'{choice.get("epochs", "an unrecorded number of")} epochs')
         for mult in sorted({r['mult'] for r in choice['runs']}, reverse=True):
             cells = []
             for r in (r for r in choice['runs'] if r['mult'] == mult):
