@@ -317,6 +317,33 @@ def accuracy(model: nn.Module, data: Data, batch_size: int = 256) -> float:
     return float(correct) / len(images)
 
 
+# a sweep has learned something where its best mean final loss is this fraction of chance or less
+LEARNED_FRACTION = 0.95
+
+
+def grid_extension(grid: Sequence[float],
+                   scores: Dict[float, float],
+                   factor: float,
+                   chance_loss: Optional[float] = None) -> Optional[float]:
+    """The lr a sweep adds to its sorted ``grid`` given each lr's ``scores`` (final loss, lower is
+    better, ``inf`` for a diverged run), or ``None`` once the best lr is interior (a tried lr on
+    each side) and has learned something (its score below ``LEARNED_FRACTION * chance_loss``;
+    always, without ``chance_loss``). The best at the largest lr extends the grid up (``x
+    factor``); otherwise it extends down (``/ factor``): the best at the smallest lr, every lr
+    diverged, or no lr learned anything, where an interior minimum among chance-level losses says
+    nothing about the lr that trains (on the pairs task at depth 100 a Gaussian tanh net ended at
+    chance for 3.16e-3 to 3.16e-2, yet trained at 1e-3 in a shorter run)."""
+    finite = [lr for lr in grid if math.isfinite(scores[lr])]
+    best = min(finite, key=scores.get) if finite else None
+    learned = best is not None and (chance_loss is None
+                                    or scores[best] < LEARNED_FRACTION * chance_loss)
+    if learned and grid[0] < best < grid[-1]:
+        return None
+    if learned and best == grid[-1]:
+        return best * factor
+    return grid[0] / factor
+
+
 def sweep_and_train(make_model: Callable[[int], nn.Module],
                     data: Data,
                     lrs: Sequence[float],
@@ -325,6 +352,7 @@ def sweep_and_train(make_model: Callable[[int], nn.Module],
                     sweep_seeds: Optional[Sequence[int]] = None,
                     max_extensions: int = 3,
                     factor: float = 10.0,
+                    chance_loss: Optional[float] = None,
                     **train_kwargs) -> Dict:
     """Choose the learning rate by a sweep on seeds other than the reported one, then train.
 
@@ -336,7 +364,8 @@ def sweep_and_train(make_model: Callable[[int], nn.Module],
     depth-100 Delta-Orthogonal tanh net led at lr 1e-2 after 60 steps and trained only at 1e-3.
     While the best lr is the smallest or the largest of the grid, the grid extends by ``factor``
     (default 10; the ISONet ablation's sqrt(10)) that way (at most ``max_extensions`` times), so
-    the choice is interior: a tried lr on each side. The lr with the best score trains
+    the choice is interior: a tried lr on each side; with ``chance_loss``, also downward while no
+    lr has learned anything (:func:`grid_extension`). The lr with the best score trains
     ``make_model(seed)`` for ``steps``. If that run diverges (non-finite loss) or :func:`blew_up`,
     the next best lr is tried; if every one does, the finite run with the lowest final loss is
     kept, marked ``unstable`` (if none is finite, the smallest lr's run, ``diverged``). Returns
@@ -364,10 +393,11 @@ def sweep_and_train(make_model: Callable[[int], nn.Module],
                 sweep[lr] = float('inf') if any(r['diverged'] for r in scores) else mean
         finite = [lr for lr in grid if math.isfinite(sweep[lr])]
         best = min(finite, key=sweep.get) if finite else None
-        if best is not None and grid[0] < best < grid[-1]:
+        extend = grid_extension(grid, sweep, factor, chance_loss)
+        if extend is None:
             break
         if extension < max_extensions:
-            grid.append(best * factor if best == grid[-1] else grid[0] / factor)
+            grid.append(extend)
             grid.sort()
     interior = best is not None and grid[0] < best < grid[-1]
     ranked = sorted(finite, key=sweep.get)

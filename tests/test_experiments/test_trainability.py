@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from isonet_det.analysis import PlainCNN
 from isonet_det.datasets import make_prototypes
 from isonet_det.experiments.trainability import (LinearProbe, accuracy, blew_up,
-                                                 frozen_body_factory, relative_change,
-                                                 sweep_and_train, tail_mean, train_classifier)
+                                                 frozen_body_factory, grid_extension,
+                                                 relative_change, sweep_and_train, tail_mean,
+                                                 train_classifier)
 from isonet_det.ops import isometry_penalty
 
 DATA = make_prototypes(128, 4, num_classes=4, seed=0)
@@ -97,6 +98,28 @@ def test_sweep_extends_the_grid_until_the_choice_is_interior_and_scores_other_se
     assert run['sweep'][1e-3] == pytest.approx(expected / 2)
     capped = sweep_and_train(model, DATA, [1e-5, 1e-4], 5, 10, batch_size=16, max_extensions=1)
     assert sorted(capped['sweep']) == [1e-5, 1e-4, pytest.approx(1e-3)]
+
+
+def test_a_grid_where_no_lr_learned_extends_down_even_with_an_interior_minimum():
+    """An interior minimum among chance-level losses says nothing: with ``chance_loss`` the grid
+    grows towards smaller lrs until one learns (below 0.95 x chance), then follows the edge rule."""
+    chance = math.log(4)
+    at_chance = {0.00316: 1.42, 0.01: 1.385, 0.0316: 20.7}  # the depth-100 Gaussian tanh sweep
+    assert grid_extension(sorted(at_chance), at_chance, 3.16, chance) == pytest.approx(0.001)
+    assert grid_extension(sorted(at_chance), at_chance, 3.16) is None  # without it: "interior"
+    learned = {**at_chance, 0.001: 0.6}
+    assert grid_extension(sorted(learned), learned, 3.16, chance) == pytest.approx(0.001 / 3.16)
+    done = {**learned, 0.001 / 3.16: 0.9}
+    assert grid_extension(sorted(done), done, 3.16, chance) is None
+    top = {0.01: 0.9, 0.1: 0.5}
+    assert grid_extension(sorted(top), top, 10, chance) == pytest.approx(1.0)
+    diverged = {0.1: math.inf, 1.0: math.inf}
+    assert grid_extension(sorted(diverged), diverged, 10, chance) == pytest.approx(0.01)
+    # in a sweep: with a chance loss no run can beat (0), the grid grows down at every round, up
+    # to the cap, whatever the losses, and every lr it tried is recorded
+    run = sweep_and_train(
+        model, DATA, [1e-4, 1e-3, 1e-2], 5, 5, batch_size=16, chance_loss=0.0, max_extensions=2)
+    assert sorted(run['sweep']) == pytest.approx([1e-6, 1e-5, 1e-4, 1e-3, 1e-2])
 
 
 def test_frozen_body_trains_only_the_head_and_movement_is_reported():

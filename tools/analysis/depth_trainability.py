@@ -41,8 +41,10 @@ percentile of the singular values (--no-jacobian-at-depth skips it).
 Learning rate (isonet_det.experiments.trainability.sweep_and_train): per arm, depth and baseline,
 runs of the whole budget (--sweep-steps: shorter) over --lrs (default 3.16e-3, 1e-2, 3.16e-2) on
 two seeds other than the reported one; the lr with the lowest mean final loss trains the reported
-seed; the grid extends by --lr-factor (sqrt(10)) while the choice is at its edge (at most
---max-extensions times, 6); if the run diverges, or learns and then spikes without recovering,
+seed; the grid extends by --lr-factor (sqrt(10)) while the choice is at its edge, and down while
+no lr has learned anything (every mean final loss above 0.95 x the chance loss log(classes): a
+minimum among chance-level losses says nothing about the lr that trains), at most
+--max-extensions times (6); if the run diverges, or learns and then spikes without recovering,
 the next best lr is taken. Every sweep loss is recorded.
 
 Budget: --steps (600) for every run, sweeps included. Every reported run's loss curve is recorded
@@ -162,8 +164,12 @@ def summarise(run, model, test):
 
 
 def sweep_kwargs(args):
-    """The lr protocol every arm and baseline shares."""
-    return dict(factor=args.lr_factor, max_extensions=args.max_extensions)
+    """The lr protocol every arm and baseline shares: the grid's factor and extensions, down too
+    while no lr beats the task's chance loss (``log(classes)``)."""
+    return dict(
+        factor=args.lr_factor,
+        max_extensions=args.max_extensions,
+        chance_loss=math.log(tr.TASKS[args.task][1]))
 
 
 def spectrum_summary(s):
@@ -251,25 +257,28 @@ def linear_probe(data, test, args):
     return summarise(run, run['model'], test)
 
 
-def best_of_grid(train, lrs, args):
+def best_of_grid(train, lrs, args, chance_loss=None):
     """``train(lr) -> (final loss, record)`` over the x ``args.lr_factor`` grid ``lrs``, extended
-    that way while the lowest final loss is at an edge (at most ``args.max_extensions`` times);
-    returns the lowest-loss ``record`` with ``lr`` and ``interior`` added (``None`` if every lr
-    diverged)."""
+    that way while the lowest final loss is at an edge, or down while no lr beats
+    ``chance_loss`` (:func:`isonet_det.experiments.trainability.grid_extension`; at most
+    ``args.max_extensions`` times); returns the lowest-loss ``record`` with ``lr`` and ``interior``
+    added (``None`` if every lr diverged)."""
     tried = {}
     grid = sorted(set(lrs))
     for extension in range(args.max_extensions + 1):
         for lr in grid:
             if lr not in tried:
                 tried[lr] = train(lr)
-        finite = [lr for lr in grid if math.isfinite(tried[lr][0])]
-        if not finite:
-            return None
-        best = min(finite, key=lambda lr: tried[lr][0])
-        if grid[0] < best < grid[-1] or extension == args.max_extensions:
+        losses = {lr: tried[lr][0] for lr in grid}
+        extend = tr.grid_extension(grid, losses, args.lr_factor, chance_loss)
+        if extend is None or extension == args.max_extensions:
             break
-        grid.append(best * args.lr_factor if best == grid[-1] else grid[0] / args.lr_factor)
+        grid.append(extend)
         grid.sort()
+    finite = [lr for lr in grid if math.isfinite(tried[lr][0])]
+    if not finite:
+        return None
+    best = min(finite, key=lambda lr: tried[lr][0])
     return dict(tried[best][1], lr=best, interior=grid[0] < best < grid[-1])
 
 
@@ -302,7 +311,7 @@ def phase_map(args):
                 still_falling=tr.still_falling(run['losses']),
                 feature_sd=getattr(model, 'feature_sd', None))
 
-        return best_of_grid(train, args.map_lrs, args) or dict(
+        return best_of_grid(train, args.map_lrs, args, math.log(num_classes)) or dict(
             final_loss=math.nan, final_accuracy=math.nan, test_accuracy=math.nan, lr=None)
 
     cells = []
