@@ -17,6 +17,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import isonet_det
 
+# what mmdet's CocoMetric logs when a model detected nothing in the whole split (and writes no
+# metric)
+EMPTY_RESULTS = 'The testing results of the whole dataset is empty'
+
 
 class Diverged(RuntimeError):
     """A training run stopped on a non-finite loss or regulariser (``FloatingPointError``)."""
@@ -58,7 +62,26 @@ def test_in_subprocess(config: str,
     if not files:
         raise FileNotFoundError(f'{name or config}: no metrics file under {work_dir}')
     with open(files[-1]) as f:
-        return json.loads(f.readline())
+        metrics = json.loads(f.readline())
+    if not any(key.startswith('coco/') for key in metrics):
+        with open(osp.join(work_dir, 'test.log')) as f:
+            metrics['detected_nothing'] = EMPTY_RESULTS in f.read()
+    return metrics
+
+
+def coco_mean_ap(metrics: Dict[str, float], kinds: Sequence[str] = ('bbox', 'segm')) -> dict:
+    """``{'<kind>_mAP': value}`` for each of ``kinds`` from :func:`test_in_subprocess`'s
+    ``metrics``, with ``detected_nothing``: a model that detected nothing in the whole split
+    scores 0.0 (mmdet's CocoMetric then logs that the results are empty and writes no metric)."""
+    if metrics.get('detected_nothing'):
+        return dict({f'{kind}_mAP': 0.0 for kind in kinds}, detected_nothing=True)
+    missing = [kind for kind in kinds if f'coco/{kind}_mAP' not in metrics]
+    if missing:
+        raise KeyError(f'tools/test.py wrote no {" / ".join(missing)} mAP (its metrics: '
+                       f'{", ".join(sorted(metrics))})')
+    return dict({f'{kind}_mAP': metrics[f'coco/{kind}_mAP']
+                 for kind in kinds},
+                detected_nothing=False)
 
 
 def _run_cli(arguments: List[str], log_path: str, jobs: int, name: str) -> Dict[str, float]:

@@ -233,6 +233,7 @@ def test_summary_pairs_seeds_and_checks_the_order_at_the_end(tmp_path, monkeypat
     # R-ISONet overtakes GN between epochs 2 and 3: before the decay the order changes
     runs = [report('risonet', s, 0.6 + 0.01 * s, [0.1, 0.2, 0.55, 0.7]) for s in range(3)]
     runs += [report('resnet_gn', s, 0.5 + 0.01 * s, [0.1, 0.3, 0.5, 0.6]) for s in range(3)]
+    runs[3]['detected_nothing'] = True  # a GN run scored 0.0: said beside its mean
     choices = {arm: dict(lr=0.02, mult=1.0, interior=True, runs=[]) for arm in args.arms}
     rows, held = compare_detectors.summarise(runs, choices, args, params=lambda arm: 1e6)
     risonet = rows[0]
@@ -248,6 +249,8 @@ def test_summary_pairs_seeds_and_checks_the_order_at_the_end(tmp_path, monkeypat
     text = compare_detectors.write_table(rows, held, choices, args, 1.0)
     assert 'epochs 2 and 3 (before the decay)' in text and 'it still changes' in text
     assert '+0.100' in text and 'Δ vs resnet_gn' in text
+    assert rows[1]['detected_nothing'] == 1 and rows[0]['detected_nothing'] == 0
+    assert '(1 detected nothing)' in text and text.count('detected nothing') == 1
 
 
 @pytest.mark.slow

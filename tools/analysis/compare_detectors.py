@@ -135,8 +135,7 @@ def train(arm, lr, mult, seed, work_dir, args, test):
         metrics = launch.test_in_subprocess(
             config, checkpoint, osp.join(work_dir, 'test'), args.jobs, name=name)
         result.update(
-            bbox_mAP=metrics['coco/bbox_mAP'],
-            segm_mAP=metrics['coco/segm_mAP'],
+            **launch.coco_mean_ap(metrics),
             orthogonality_error=backbone_orthogonality_error(arm, checkpoint))
     for checkpoint in checkpoints:  # 11 MB a run; the result keeps what the tables need
         os.remove(checkpoint)
@@ -314,6 +313,7 @@ def summarise(runs, choices, args, params=backbone_params):
             seeds=sorted(mine),
             box_per_seed=[mine[s]['bbox_mAP'] for s in sorted(mine)],
             diverged=sum(r['diverged'] for r in mine.values()),
+            detected_nothing=sum(r.get('detected_nothing', False) for r in mine.values()),
             tune_curve=mean_curve(list(mine.values())),
             orthogonality_error=reporting.mean_sd(
                 r.get('orthogonality_error', math.nan) for r in mine.values())[0],
@@ -358,6 +358,8 @@ def write_table(rows, held, choices, args, seconds):
                           f'{fmt(d["high"])}] {d["verdict"]}')
         interior = '' if choices[r['arm']].get('interior', True) else ' (edge)'
         diverged = f' ({r["diverged"]} diverged)' if r['diverged'] else ''
+        if r.get('detected_nothing'):  # trained to the end, no detection in the test split: 0
+            diverged += f' ({r["detected_nothing"]} detected nothing)'
         lines.append(
             f'| {LABELS.get(r["arm"], r["arm"])} | {r["params"] / 1e6:.2f} M | '
             f'{r["lr"]:g}{interior} | {r["mult"]:g} | {reporting.format_mean_sd(r["box"])}'

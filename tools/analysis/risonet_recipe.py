@@ -103,8 +103,7 @@ def run(variant, seed, args):
         metrics = launch.test_in_subprocess(
             config, checkpoint, osp.join(work_dir, 'test'), args.jobs, name=name)
         result.update(
-            bbox_mAP=metrics['coco/bbox_mAP'],
-            segm_mAP=metrics['coco/segm_mAP'],
+            **launch.coco_mean_ap(metrics),
             gates=final_gates(checkpoint),
             **usage,
             **curves(work_dir))
