@@ -357,13 +357,13 @@ def write_table(rows, held, choices, args, seconds):
             deltas.append('—' if d is None else f'{d["mean"]:+.3f} [{fmt(d["low"])}, '
                           f'{fmt(d["high"])}] {d["verdict"]}')
         interior = '' if choices[r['arm']].get('interior', True) else ' (edge)'
-        diverged = f' ({r["diverged"]} diverged)' if r['diverged'] else ''
+        failed = f' ({r["diverged"]} diverged)' if r['diverged'] else ''
         if r.get('detected_nothing'):  # trained to the end, no detection in the test split: 0
-            diverged += f' ({r["detected_nothing"]} detected nothing)'
+            failed += f' ({r["detected_nothing"]} detected nothing)'
         lines.append(
             f'| {LABELS.get(r["arm"], r["arm"])} | {r["params"] / 1e6:.2f} M | '
             f'{r["lr"]:g}{interior} | {r["mult"]:g} | {reporting.format_mean_sd(r["box"])}'
-            f'{diverged} | {reporting.format_mean_sd(r["mask"])} | {deltas[0]} | {deltas[1]} | '
+            f'{failed} | {reporting.format_mean_sd(r["mask"])} | {deltas[0]} | {deltas[1]} | '
             f'{" / ".join(fmt(v) for v in r["box_per_seed"])} | {fmt(r["orthogonality_error"])} | '
             f'{r["s_per_iter"]:.3f} ({r["time_ratio"]:.2f}) | {r["peak_rss_mib"]:.0f} MiB |')
     lines += reporting.learning_curve_lines('arm', {r['arm']: r['tune_curve']
