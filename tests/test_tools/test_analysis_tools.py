@@ -1,6 +1,7 @@
 """The analysis tools run and write their files (tiny settings)."""
 import csv
 import json
+import math
 import os.path as osp
 import subprocess
 import sys
@@ -103,6 +104,7 @@ def test_depth_trainability_small(tmp_path):
         assert 0 <= c['frozen_accuracy'] <= 1 and c['frozen']['feature_sd'] > 0
         assert c['trained']['lr'] is not None and c['frozen']['lr'] is not None
     assert 0 <= saved['phase_map_linear_probe'] <= 1
+    assert run.stdout.count('phase map: sigma_w^2') == 4  # each cell as it ends (and saved)
     spectrum = saved['jacobian']['isonet_noreg']['singular_values']
     assert len(spectrum) == 2 * 16
     assert saved['jacobian']['do_tanh_ordered']['mean_field_mean_sq'] < 1
@@ -117,6 +119,24 @@ def test_depth_trainability_small(tmp_path):
     assert again.returncode != 0 and 'not overwritten' in again.stderr
     bad = tool('depth_trainability.py', '--device', 'tpu', '--out-dir', str(tmp_path / 'x'))
     assert bad.returncode != 0 and 'invalid choice' in bad.stderr
+
+
+def test_depth_trainability_phase_map_alone(tmp_path):
+    """A run of the phase map only (no arm, no depth-100 cell) writes its map and no arms' table;
+    a cell whose every lr stays at chance is marked, not reported as a choice."""
+    out = tmp_path / 'map'
+    run = tool('depth_trainability.py', '--depths', '--deep-depth', '0', '--map-depths', '3',
+               '--map-sigma-w2', '0.5', '--map-lrs', '1e-6', '--max-extensions', '0', '--map-steps',
+               '2', '--width', '4', '--num-train', '64', '--num-test', '32', '--jacobian-depth',
+               '0', '--out-dir', str(out))
+    assert run.returncode == 0, run.stderr[-3000:]
+    saved = json.loads((out / 'results.json').read_text())
+    assert saved['results'] == [] and len(saved['phase_map']) == 1
+    assert saved['phase_map'][0]['trained']['final_loss'] > 0.95 * math.log(10)
+    table = (out / 'table.md').read_text()
+    assert '| 0.5 | 9 |' in table and '∅' in table and '| arm |' not in table
+    assert (out / 'phase_map.png').exists() and not (out / 'curves.png').exists()
+    assert not (out / 'results_partial.json').exists()
 
 
 def test_jacobian_singular_values_vectorized_are_the_same():

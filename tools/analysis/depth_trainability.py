@@ -68,12 +68,15 @@ standardised frozen readout at chance, which the map shows cell by cell.
 --device cuda: every model, batch and Jacobian on the GPU (inits and batches are drawn on the
 CPU, so both devices see the same ones; TF32 off). Needs torch, numpy and matplotlib (no scipy,
 no mmdet). These nets are kernel-launch-bound on a GPU: a cell (its whole lr sweep) took 27-77 s
-on one H200 at depths 10-30, so the default run needs at least about half an hour of it
-(docs/experiments/depth_trainability.md); --arms / --depths / --deep-depth / --map-depths subsets
-fit shorter device sessions.
+on one H200 at depths 10-30, so the default run needs at least about half an hour of it. On the
+2-core CPU machine, one thread per process (docs/experiments/depth_trainability.md): a cell took
+32-63 s at depth 10, 68-167 s at depth 30 and 561-1025 s at depth 100, the phase map 1494 s: the
+default run is about 1.6 hours of one core, or the same split over processes with --arms /
+--depths / --deep-depth / --map-depths subsets.
 
 Writes into a new folder (never overwrites): results.json (every setting, curve and sweep),
-table.md, curves.png, phase_map.png, jacobian_spectra.png.
+table.md, curves.png, phase_map.png, jacobian_spectra.png; while it runs, results_partial.json
+(every finished cell, phase-map cells included).
 """
 import argparse
 import math
@@ -282,13 +285,14 @@ def best_of_grid(train, lrs, args, chance_loss=None):
     return dict(tried[best][1], lr=best, interior=grid[0] < best < grid[-1])
 
 
-def phase_map(args):
+def phase_map(args, on_cell=None):
     """Delta-Orthogonal + tanh over (sigma_w^2, depth) on --map-task: the network trained for
     --map-steps (final training accuracy, held-out accuracy), and its body frozen at init with a
     linear head on the standardised frozen features (same steps; held-out accuracy and the
     features' input-dependent scale), each at the lowest-final-loss lr of its own grid (x
-    --lr-factor, extended at an edge); a linear classifier on the pixels likewise (``cells,
-    probe``)."""
+    --lr-factor, extended at an edge, and downward while nothing learns); a linear classifier on
+    the pixels likewise (``cells, probe``). ``on_cell(cells)`` is called after every finished
+    cell."""
     make, num_classes = tr.TASKS[args.map_task]
     cpu_data = make(args.num_train, args.size, args.noise, args.seed, 'train')
     cpu_test = make(args.num_test, args.size, args.noise, args.seed, 'test')
@@ -336,6 +340,8 @@ def phase_map(args):
                     trained=trained,
                     frozen_accuracy=frozen['test_accuracy'],
                     frozen=frozen))
+            if on_cell is not None:
+                on_cell(cells)
     probe = best(
         lambda seed: tr.linear_probe_factory(cpu_data[0], num_classes)(seed).to(args.device), data,
         test)
@@ -388,7 +394,8 @@ def cell(r):
             f'(lr {r["lr"]:.3g}, Δ {r["body_change"]:.2g}{frozen or ""}{jac}){marks}')
 
 
-def write_table(results, probe, cells, map_probe, spectra, args, seconds):
+def arm_table(results, probe, args):
+    """The arms' table (a row per arm, a column per depth), its legend and budget line."""
     num_classes = tr.TASKS[args.task][1]
     reported = [r for r in results if not r['diverged']]
     falling = [f'{r["arm"]} at depth {r["depth"]}' for r in reported if r['still_falling']]
@@ -439,32 +446,46 @@ def write_table(results, probe, cells, map_probe, spectra, args, seconds):
             'Gaussian kernels alike: mean field gives both the same, infinite, depth scales, so '
             'depth alone does not separate them. Xiao et al.\'s claim is about dynamical '
             'isometry, the spread of the input-output Jacobian\'s singular values (J above; it '
-            'grows with depth for Gaussian kernels, not for orthogonal ones) and the speed of '
+            'grows far faster with depth for Gaussian kernels than for orthogonal ones) and the speed of '
             'training it allows. One seed per cell: a difference between the two rows is a '
             'measurement of this grid and budget, not a reversal of the claim.'
         ]
+    return lines
+
+
+def learned(map_cell, chance):
+    """Whether a phase-map cell's trained network took its loss below LEARNED_FRACTION x chance
+    (if not, its lr is only the least bad of a grid that learned nothing)."""
+    return map_cell['trained']['final_loss'] < tr.LEARNED_FRACTION * chance
+
+
+def write_table(results, probe, cells, map_probe, spectra, args, seconds):
+    lines = arm_table(results, probe, args) if results else []
     if cells:
         map_lrs = ', '.join(f'{lr:.3g}' for lr in args.map_lrs)
         lines += [
             '', f'Phase map (Delta-Orthogonal + tanh, sigma_b^2 = {args.sigma_b2:g}, task '
             f'{args.map_task!r}, {args.map_steps} steps, each run at the lowest-final-loss lr of '
             f'its own grid from {map_lrs}, x{args.lr_factor:.3g} apart and extended at an '
-            'edge): final training accuracy of the trained network (in parentheses: held-out '
-            'accuracy of a linear head on the standardised features of the body frozen at init, '
-            'same steps, and those features\' input-dependent sd); * = depth <= 6 xi_c. A '
+            'edge, and downward while no lr learns): final training accuracy of the trained '
+            'network (in parentheses: held-out accuracy of a linear head on the standardised '
+            'features of the body frozen at init, same steps, and those features\' '
+            'input-dependent sd); * = depth <= 6 xi_c; ∅ = no lr of the trained network\'s grid '
+            f'took its loss below {tr.LEARNED_FRACTION:g} x chance. A '
             'frozen body whose standardised readout scores as well as the trained network keeps '
             'its inputs apart: there the cell measures propagation, not learning. Linear '
             f'classifier on the pixels, same budget: held-out {map_probe:.2f}.', '',
             '| sigma_w^2 | 6 xi_c | ' + ' | '.join(f'{d}' for d in args.map_depths) + ' |',
             '|---|---|' + '---|' * len(args.map_depths)
         ]
+        chance = math.log(tr.TASKS[args.map_task][1])
         for sigma_w2 in args.map_sigma_w2:
             row = [c for c in cells if c['sigma_w2'] == sigma_w2]
             lines.append(f'| {sigma_w2:g} | {6 * row[0]["xi_c"]:.0f} | ' +
                          ' | '.join(f'{c["final_accuracy"]:.2f} ({c["frozen_accuracy"]:.2f}, sd '
                                     f'{c["frozen"].get("feature_sd") or math.nan:.1g})'
                                     f'{"*" if c["depth"] <= 6 * c["xi_c"] else ""}'
-                                    for c in row) + ' |')
+                                    f'{"" if learned(c, chance) else " ∅"}' for c in row) + ' |')
     if spectra:
         lines += [
             '', f'Jacobian singular values at init (depth {args.jacobian_depth}, width '
@@ -490,10 +511,9 @@ def smooth(values, window):
     return out
 
 
-def plot(results, probe, cells, spectra, args):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+def plot_curves(results, probe, args, plt):
+    """curves.png: training loss and accuracy per step, a column per depth (trained solid, frozen
+    body dashed, pixels black)."""
     fig, axes = plt.subplots(
         2, max(1, len(all_depths(args))), figsize=(4.2 * len(all_depths(args)), 6.4), squeeze=False)
     window = max(1, args.steps // 30)
@@ -521,6 +541,14 @@ def plot(results, probe, cells, spectra, args):
     fig.tight_layout()
     fig.savefig(osp.join(args.out_dir, 'curves.png'), dpi=110)
     plt.close(fig)
+
+
+def plot(results, probe, cells, spectra, args):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    if results:  # a phase-map-only run (no --depths, --deep-depth 0) has no curves
+        plot_curves(results, probe, args, plt)
     if cells:
         import numpy as np
         grid = np.array([[c['final_accuracy'] for c in cells if c['sigma_w2'] == s]
@@ -698,7 +726,18 @@ def main(argv=None):
             f'{"  still falling" if r["still_falling"] else ""}',
             flush=True)
         reporting.write_json(partial, dict(vars(args), linear_probe=probe, results=results))
-    cells, map_probe = phase_map(args) if args.map_depths else ([], None)
+
+    def map_cell_done(cells):
+        c = cells[-1]
+        print(
+            f'phase map: sigma_w^2 {c["sigma_w2"]:g} depth {c["depth"]}: trained '
+            f'{c["final_accuracy"]:.3f} (lr {c["trained"]["lr"] or math.nan:.3g}), frozen '
+            f'{c["frozen_accuracy"]:.3f} (lr {c["frozen"]["lr"] or math.nan:.3g})',
+            flush=True)
+        reporting.write_json(partial,
+                             dict(vars(args), linear_probe=probe, results=results, phase_map=cells))
+
+    cells, map_probe = phase_map(args, map_cell_done) if args.map_depths else ([], None)
     spectra = jacobian_spectra(args) if args.jacobian_depth > 0 else {}
     os.makedirs(args.out_dir, exist_ok=True)
     seconds = time.perf_counter() - start
