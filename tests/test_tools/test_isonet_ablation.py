@@ -86,6 +86,25 @@ def test_lr_grid_is_sqrt10_apart_and_device_is_an_option(ablation, tmp_path):
             ablation.parse_args(['--device', 'cuda', '--out-dir', str(tmp_path / 'c')])
 
 
+def test_sweep_extends_down_while_nothing_learns(ablation, tmp_path, monkeypatch):
+    """The sweep passes the task's chance loss: a grid flat at chance (the GPU run's Kaiming + ReLU
+    sweep, 1.36-1.39 against log 4) is not an interior choice, it extends to smaller lrs."""
+    seen = {}
+
+    def sweep_and_train(*args, **kwargs):
+        seen.update(kwargs)
+        raise StopIteration
+
+    monkeypatch.setattr(ablation.tr, 'sweep_and_train', sweep_and_train)
+    args = ablation.parse_args(['--out-dir', str(tmp_path / 'a')])
+    with pytest.raises(StopIteration):
+        ablation.sweep_then_seeds(None, None, None, args)
+    assert seen['chance_loss'] == pytest.approx(math.log(4))
+    flat = dict(zip(args.lrs, (1.385, 1.361, 1.372, 1.386, 1.39)))
+    extend = ablation.tr.grid_extension(args.lrs, flat, seen['factor'], seen['chance_loss'])
+    assert extend == pytest.approx(args.lrs[0] / math.sqrt(10))
+
+
 def test_graph_penalty_has_the_regulariser_value_and_gradient(ablation):
     from isonet_det.ops import isometry_penalty
     torch.manual_seed(1)

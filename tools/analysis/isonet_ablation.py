@@ -244,8 +244,9 @@ def finish(run, model, test):
 
 
 def sweep_then_seeds(make_model, data, test, args, **kwargs):
-    """The lr by a sweep on two unreported seeds (a grid ``LR_FACTOR`` apart), then every --seeds
-    run with it; each reported run records its held-out accuracy every --eval-every steps."""
+    """The lr by a sweep on two unreported seeds (a grid ``LR_FACTOR`` apart, extended at an edge,
+    and downward while no lr's loss is below 0.95 x chance), then every --seeds run with it; each
+    reported run records its held-out accuracy every --eval-every steps."""
     kwargs.update(eval_data=test, eval_every=args.eval_every)
     first = tr.sweep_and_train(
         make_model,
@@ -256,6 +257,7 @@ def sweep_then_seeds(make_model, data, test, args, **kwargs):
         seed=args.seeds[0],
         max_extensions=args.max_extensions,
         factor=LR_FACTOR,
+        chance_loss=math.log(tr.TASKS[args.task][1]),
         **kwargs)
     runs = [finish(first, first.pop('model'), test)]
     for seed in args.seeds[1:]:
