@@ -446,9 +446,9 @@ def arm_table(results, probe, args):
             'Gaussian kernels alike: mean field gives both the same, infinite, depth scales, so '
             'depth alone does not separate them. Xiao et al.\'s claim is about dynamical '
             'isometry, the spread of the input-output Jacobian\'s singular values (J above; it '
-            'grows far faster with depth for Gaussian kernels than for orthogonal ones) and the speed of '
-            'training it allows. One seed per cell: a difference between the two rows is a '
-            'measurement of this grid and budget, not a reversal of the claim.'
+            'grows far faster with depth for Gaussian kernels than for orthogonal ones) and the '
+            'speed of training it allows. One seed per cell: a difference between the two rows is '
+            'a measurement of this grid and budget, not a reversal of the claim.'
         ]
     return lines
 
