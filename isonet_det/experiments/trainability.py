@@ -321,6 +321,11 @@ def accuracy(model: nn.Module, data: Data, batch_size: int = 256) -> float:
 LEARNED_FRACTION = 0.95
 
 
+def learned(loss: float, chance_loss: float) -> bool:
+    """Whether a final ``loss`` shows learning: below ``LEARNED_FRACTION * chance_loss``."""
+    return loss < LEARNED_FRACTION * chance_loss
+
+
 def grid_extension(grid: Sequence[float],
                    scores: Dict[float, float],
                    factor: float,
@@ -335,11 +340,10 @@ def grid_extension(grid: Sequence[float],
     chance for 3.16e-3 to 3.16e-2 and trained to 0.04 at 1e-3)."""
     finite = [lr for lr in grid if math.isfinite(scores[lr])]
     best = min(finite, key=scores.get) if finite else None
-    learned = best is not None and (chance_loss is None
-                                    or scores[best] < LEARNED_FRACTION * chance_loss)
-    if learned and grid[0] < best < grid[-1]:
+    has_learned = best is not None and (chance_loss is None or learned(scores[best], chance_loss))
+    if has_learned and grid[0] < best < grid[-1]:
         return None
-    if learned and best == grid[-1]:
+    if has_learned and best == grid[-1]:
         return best * factor
     return grid[0] / factor
 

@@ -453,12 +453,6 @@ def arm_table(results, probe, args):
     return lines
 
 
-def learned(map_cell, chance):
-    """Whether a phase-map cell's trained network took its loss below LEARNED_FRACTION x chance
-    (if not, its lr is only the least bad of a grid that learned nothing)."""
-    return map_cell['trained']['final_loss'] < tr.LEARNED_FRACTION * chance
-
-
 def write_table(results, probe, cells, map_probe, spectra, args, seconds):
     lines = arm_table(results, probe, args) if results else []
     if cells:
@@ -481,11 +475,12 @@ def write_table(results, probe, cells, map_probe, spectra, args, seconds):
         chance = math.log(tr.TASKS[args.map_task][1])
         for sigma_w2 in args.map_sigma_w2:
             row = [c for c in cells if c['sigma_w2'] == sigma_w2]
-            lines.append(f'| {sigma_w2:g} | {6 * row[0]["xi_c"]:.0f} | ' +
-                         ' | '.join(f'{c["final_accuracy"]:.2f} ({c["frozen_accuracy"]:.2f}, sd '
-                                    f'{c["frozen"].get("feature_sd") or math.nan:.1g})'
-                                    f'{"*" if c["depth"] <= 6 * c["xi_c"] else ""}'
-                                    f'{"" if learned(c, chance) else " ∅"}' for c in row) + ' |')
+            lines.append(f'| {sigma_w2:g} | {6 * row[0]["xi_c"]:.0f} | ' + ' | '.join(
+                f'{c["final_accuracy"]:.2f} ({c["frozen_accuracy"]:.2f}, sd '
+                f'{c["frozen"].get("feature_sd") or math.nan:.1g})'
+                f'{"*" if c["depth"] <= 6 * c["xi_c"] else ""}'
+                f'{"" if tr.learned(c["trained"]["final_loss"], chance) else " ∅"}'
+                for c in row) + ' |')
     if spectra:
         lines += [
             '', f'Jacobian singular values at init (depth {args.jacobian_depth}, width '
